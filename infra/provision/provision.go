@@ -1,0 +1,129 @@
+// Package provision creates the AWS resources GitPulse needs outside a
+// CloudFormation stack: on moto server for tests and `make run`, or on
+// LocalStack. It is the one place that describes them for local use, and
+// mirrors the resources in template.yaml. Every step is idempotent: what
+// exists is left as it is.
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/gitpulse/gitpulse/shared/secrets"
+)
+
+// Names are the local resource names. Tests use a unique prefix each so
+// they never see each other's data.
+type Names struct {
+	DataTable   string
+	TokenSecret string
+}
+
+// NamesFor returns the resource names under prefix (e.g. "gitpulse-local").
+func NamesFor(prefix string) Names {
+	return Names{DataTable: prefix + "-data", TokenSecret: prefix + "/gitlab-token"}
+}
+
+// Resources are what Provision created or found.
+type Resources struct {
+	Names
+	// TokenSecretARN is set when a token secret was provisioned.
+	TokenSecretARN string
+}
+
+// Clients are the AWS clients provisioning uses.
+type Clients struct {
+	DynamoDB       *dynamodb.Client
+	SecretsManager *secretsmanager.Client
+}
+
+// NewClients builds the clients from an AWS configuration.
+func NewClients(cfg aws.Config) Clients {
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
+}
+
+// Provision creates the tables, and, when token is non-nil, the token
+// secret with token as its AWSCURRENT value (an existing secret gets a new
+// version only when its value differs).
+func Provision(ctx context.Context, c Clients, n Names, token *secrets.TokenSecret) (Resources, error) {
+	res := Resources{Names: n}
+	if err := createTable(ctx, c.DynamoDB, dataTable(n.DataTable)); err != nil {
+		return res, err
+	}
+	if token != nil {
+		arn, err := putSecret(ctx, c.SecretsManager, n.TokenSecret, *token)
+		if err != nil {
+			return res, err
+		}
+		res.TokenSecretARN = arn
+	}
+	return res, nil
+}
+
+// dataTable is the synced-data table: a generic pk/sk single-table design,
+// as DataTable in template.yaml.
+func dataTable(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
+		},
+	}
+}
+
+func createTable(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	_, err := db.CreateTable(ctx, in)
+	var inUse *ddbtypes.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", aws.ToString(in.TableName), err)
+	}
+	w := dynamodb.NewTableExistsWaiter(db)
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, 30*time.Second); err != nil {
+		return fmt.Errorf("wait for table %s: %w", aws.ToString(in.TableName), err)
+	}
+	return nil
+}
+
+func putSecret(ctx context.Context, sm *secretsmanager.Client, name string, token secrets.TokenSecret) (string, error) {
+	value, err := json.Marshal(token)
+	if err != nil {
+		return "", fmt.Errorf("encode secret %s: %w", name, err)
+	}
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(name),
+		SecretString: aws.String(string(value)),
+		Description:  aws.String("GitPulse GitLab token (GitLabAccessToken shape)"),
+	})
+	if err == nil {
+		return aws.ToString(out.ARN), nil
+	}
+	var exists *smtypes.ResourceExistsException
+	if !errors.As(err, &exists) {
+		return "", fmt.Errorf("create secret %s: %w", name, err)
+	}
+	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(secrets.StageCurrent)})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", name, err)
+	}
+	if aws.ToString(cur.SecretString) != string(value) {
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(value))}); err != nil {
+			return "", fmt.Errorf("update secret %s: %w", name, err)
+		}
+	}
+	return aws.ToString(cur.ARN), nil
+}

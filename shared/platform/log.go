@@ -1,0 +1,59 @@
+package platform
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// NewLogger returns the function's JSON logger on stdout: the Lambda
+// request id on every line logged with an invocation context, the level
+// from AWS_LAMBDA_LOG_LEVEL (Lambda's log configuration; default INFO),
+// tagged with the function name.
+func NewLogger(function string) *slog.Logger {
+	return NewLoggerTo(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"), function)
+}
+
+// NewLoggerTo is NewLogger writing to w at the named level.
+func NewLoggerTo(w io.Writer, level, function string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level:       parseLevel(level),
+		ReplaceAttr: lambdacontext.ReplaceAttr,
+	})
+	return slog.New(requestIDHandler{h}).With("function", function)
+}
+
+func parseLevel(s string) slog.Level {
+	switch strings.ToUpper(s) {
+	case "TRACE", "DEBUG":
+		return slog.LevelDebug
+	case "WARN":
+		return slog.LevelWarn
+	case "ERROR", "FATAL":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// requestIDHandler adds the Lambda request id from the context.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
