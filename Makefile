@@ -41,7 +41,7 @@ test: ## Unit, integration (moto server, GitLab simulator) and end-to-end (Runti
 	infra/scripts/test.sh
 
 run: ## Run GitPulse locally: moto server, the GitLab simulator and the API on 127.0.0.1:PORT (default 8000).
-	go run ./infra/localrun
+	@go build -o bin/localrun ./infra/localrun && bin/localrun
 
 invoke-%: $(RIE) ## Run a built function under the Runtime Interface Emulator against the local stack (make run), e.g. make invoke-api EVENT=events/api-health.json.
 	infra/scripts/invoke.sh $* $(EVENT)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/secrets"
 )
 
 // Status values.
@@ -61,8 +62,8 @@ type Check struct {
 	Reason string `json:"reason,omitempty"`
 	// DynamoDB checks.
 	Tables []string `json:"tables,omitempty"`
-	// GitLab token checks.
-	Source    string     `json:"source,omitempty"`
+	// GitLab token checks. The open health endpoint shows no token hash,
+	// URL or secret ARN.
 	ExpiresAt string     `json:"expires_at,omitempty"`
 	DaysLeft  *int       `json:"days_left,omitempty"`
 	CheckedAt *time.Time `json:"checked_at,omitempty"`
@@ -194,7 +195,7 @@ func (c *Checker) cachedToken(ctx context.Context, i int) Check {
 // the self endpoint for access tokens (it answers for any scope and gives
 // the expiry), the current user for OAuth2 tokens.
 func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
-	ch := Check{Status: StatusOK, Source: tok.Source}
+	ch := Check{Status: StatusOK}
 	api, err := tok.Client.API(ctx)
 	if err == nil {
 		if tok.Kind == gitpulse.KindOAuth {
@@ -211,7 +212,7 @@ func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 	}
 	if err != nil {
 		ch.Status = StatusFail
-		ch.Reason = "gitlab token: " + advice(gitlab.Classify(err), tok.Source)
+		ch.Reason = "gitlab token: " + advice(gitlab.Classify(err), where(tok.Source))
 	}
 	return ch
 }
@@ -227,6 +228,15 @@ func DaysUntil(now, expiresAt time.Time) int {
 		days--
 	}
 	return days
+}
+
+// where names a token's source for a person without revealing the
+// account: "secret gitpulse/gitlab-token" rather than the full ARN.
+func where(source string) string {
+	if arn, ok := strings.CutPrefix(source, "secret:"); ok {
+		return "secret " + secrets.NameFromARN(arn)
+	}
+	return strings.TrimPrefix(source, "env:")
 }
 
 func advice(f *gitlab.Failure, source string) string {

@@ -88,7 +88,6 @@ func (p *Platform) addToken(name, source string, kind gitpulse.TokenKind, prov g
 	return nil
 }
 
-
 // HealthChecker returns the dependency checker for the data table and
 // every configured token.
 func (p *Platform) HealthChecker() *health.Checker {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	"github.com/gitpulse/gitpulse/infra/provision"
+	"github.com/gitpulse/gitpulse/shared/api"
+	"github.com/gitpulse/gitpulse/shared/config"
+	"github.com/gitpulse/gitpulse/shared/platform"
+	"github.com/gitpulse/gitpulse/shared/secrets"
+)
+
+const (
+	stateDir = ".run"
+	pidFile  = stateDir + "/localrun.pid"
+	envFile  = stateDir + "/local.env"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// run starts the local stack and blocks until ctx ends, then stops what it
+// started, in reverse order.
+func run(ctx context.Context, out io.Writer) (err error) {
+	port := envOr("PORT", "8000")
+	if err := acquireLock(port); err != nil {
+		return err
+	}
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		os.Remove(pidFile)
+		os.Remove(envFile)
+	}()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return fmt.Errorf("cannot serve the API on port %s (%v): set PORT to a free port", port, err)
+	}
+	defer ln.Close()
+
+	// AWS: moto server unless an endpoint is given.
+	for name, def := range map[string]string{"AWS_REGION": "eu-central-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"} {
+		os.Setenv(name, envOr(name, def))
+	}
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL"); endpoint != "" {
+		fmt.Fprintf(out, "AWS: using %s\n", endpoint)
+	} else {
+		motoPort := envOr("MOTO_PORT", "5050")
+		endpoint, err := script("start", motoPort)
+		if err != nil {
+			return fmt.Errorf("start moto server: %w", err)
+		}
+		cleanups = append(cleanups, func() { _, _ = script("stop", motoPort) })
+		os.Setenv("AWS_ENDPOINT_URL", endpoint)
+		fmt.Fprintf(out, "AWS: moto server at %s\n", endpoint)
+	}
+
+	// GitLab: the simulator with a demo token unless a real one is given.
+	token := secrets.TokenSecret{Name: "local"}
+	gitlabURL, gitlabToken := os.Getenv(config.EnvURL), os.Getenv(config.EnvToken)
+	simHint := ""
+	if gitlabURL != "" && gitlabToken != "" {
+		u, err := config.ParseGitLabURL(gitlabURL)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.EnvURL, err)
+		}
+		token.GitLabURL, token.Token = u, gitlabToken
+		fmt.Fprintf(out, "GitLab: using %s\n", u)
+	} else {
+		simURL, tok, stopSim, err := startSim(envOr("SIM_PORT", "8929"))
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, stopSim)
+		token.GitLabURL, token.Token, token.TokenID = simURL, tok.Value, tok.ID
+		fmt.Fprintf(out, "GitLab: simulator at %s (demo token id %d)\n", simURL, tok.ID)
+		simHint = fmt.Sprintf("  revoke the demo token:  curl -s -XPOST %s/-/sim/tokens/%d/revoke\n", simURL, tok.ID)
+	}
+	for _, name := range []string{config.EnvToken, config.EnvURL, config.EnvTokens, config.EnvTokenFile} {
+		os.Unsetenv(name)
+	}
+
+	// Resources.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("AWS configuration: %w", err)
+	}
+	res, err := provision.Provision(ctx, provision.NewClients(awsCfg), provision.NamesFor(envOr("GITPULSE_PREFIX", "gitpulse-local")), &token)
+	if err != nil {
+		return err
+	}
+	os.Setenv(config.EnvDataTable, res.DataTable)
+	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
+	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
+	fmt.Fprintf(out, "Provisioned: table %s, secret %s\n", res.DataTable, res.TokenSecretARN)
+	if err := writeEnvFile(); err != nil {
+		return err
+	}
+
+	// The API, the same handler the api Lambda serves.
+	p, err := platform.New(ctx, "api", config.EnvDataTable)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api.New(api.Deps{Health: p.HealthChecker(), Logger: p.Logger, Now: p.Now}), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	base := "http://127.0.0.1:" + port
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n\n", base, base, simHint)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\nstopping…")
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("API server: %w", err)
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// acquireLock refuses a second `make run` while one is running.
+func acquireLock(port string) error {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(pidFile); err == nil {
+		fields := strings.Fields(string(b))
+		if len(fields) == 2 {
+			if pid, _ := strconv.Atoi(fields[0]); pid > 0 && syscall.Kill(pid, 0) == nil {
+				return fmt.Errorf("GitPulse is already running (pid %d, http://127.0.0.1:%s); stop it with Ctrl-C in its terminal or `kill %d`", pid, fields[1], pid)
+			}
+		}
+	}
+	return os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %s\n", os.Getpid(), port)), 0o644)
+}
+
+// startSim serves the GitLab simulator with a demo user and token.
+func startSim(port string) (string, sim.Token, func(), error) {
+	s := sim.New()
+	expires := time.Now().UTC().AddDate(0, 0, 90)
+	demo := s.AddUser("demo", "Demo Teacher", false)
+	tok, err := s.AddToken(sim.TokenSpec{UserID: demo.ID, Name: "gitpulse-demo", Scopes: []string{"read_api", "read_repository"}, ExpiresAt: &expires})
+	if err != nil {
+		return "", tok, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return "", tok, nil, fmt.Errorf("cannot start the GitLab simulator on port %s (%v): set SIM_PORT to a free port", port, err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), tok, func() { _ = srv.Close() }, nil
+}
+
+// script runs infra/scripts/moto.sh and returns what it printed.
+func script(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join("infra", "scripts", "moto.sh"), args...)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	return strings.TrimSpace(string(b)), err
+}
+
+// writeEnvFile records the local stack's environment for `make invoke-*`.
+// It holds no token: functions read it from the local secret.
+func writeEnvFile() error {
+	var b strings.Builder
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvTokenSecretARN} {
+		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
+	}
+	return os.WriteFile(envFile, []byte(b.String()), 0o600)
+}

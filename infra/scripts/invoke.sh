@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make invoke-<function> [EVENT=events/...]: build the function for this
+# machine, run it under the Lambda Runtime Interface Emulator with the local
+# stack's environment (written by `make run`), post the event and print the
+# response, the way `sam local invoke` would.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+fn=${1:?usage: invoke.sh <function> [event-file]}
+event=${2:-}
+if [ ! -d "functions/$fn" ]; then
+  echo "no function '$fn'; functions: $(ls functions | tr '\n' ' ')" >&2; exit 2
+fi
+if [ -z "$event" ]; then
+  event=$(ls events/"$fn"-*.json 2>/dev/null | head -1 || true)
+  [ -n "$event" ] || { echo "no event given and none in events/ for $fn; pass EVENT=events/<file>.json" >&2; exit 2; }
+fi
+[ -f "$event" ] || { echo "event file $event does not exist" >&2; exit 2; }
+if [ ! -f .run/local.env ]; then
+  echo "the local stack is not running: start \`make run\` in another terminal first" >&2; exit 1
+fi
+# shellcheck disable=SC1091
+source .run/local.env
+
+out=bin/host/$fn
+mkdir -p "$out"
+CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$out/bootstrap" "./functions/$fn"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=.run/invoke-$fn.log
+AWS_LAMBDA_FUNCTION_TIMEOUT=${TIMEOUT:-30} AWS_LAMBDA_FUNCTION_NAME=$fn \
+  bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$port" "$out/bootstrap" >"$log" 2>&1 &
+rie=$!
+trap 'kill $rie 2>/dev/null; wait $rie 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+  sleep 0.05
+done
+echo "== $fn <- $event" >&2
+curl -sS -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @"$event"
+echo
+echo "== function log ($log)" >&2
+grep -v '^\(START\|END\|REPORT\)' "$log" | grep '^{' >&2 || true
