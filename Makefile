@@ -54,3 +54,6 @@ rie: $(RIE) ## Build the Lambda Runtime Interface Emulator into bin/.
 
 clean: ## Remove build output and local state.
 	rm -rf bin .run .aws-sam
+
+bench-audit: $(RIE) ## Benchmark 1,000 GitLab calls with the audit off, discarded and on (moto server); prints medians and ratios.
+	infra/scripts/bench.sh audit

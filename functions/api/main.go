@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,6 +22,11 @@ func main() {
 		platform.NewLogger("api").Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	handler := api.New(api.Deps{Health: p.HealthChecker(), Logger: p.Logger, Now: p.Now})
-	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
+	handler := api.New(api.Deps{
+		Health:     p.HealthChecker(),
+		Logger:     p.Logger,
+		Middleware: []func(http.Handler) http.Handler{p.Recorder.Middleware},
+		Now:        p.Now,
+	})
+	lambda.Start(platform.Wrap(p, httpadapter.NewV2(handler).ProxyWithContext))
 }

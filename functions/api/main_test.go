@@ -41,6 +41,7 @@ func TestHealthUnderEmulator(t *testing.T) {
 
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.AWSEnv(t),
 		"DATA_TABLE="+res.DataTable,
+		"AUDIT_TABLE="+res.AuditTable,
 		"GITLAB_TOKEN_SECRET_ARN="+res.TokenSecretARN,
 		"HEALTH_CACHE_TTL=0s",
 		"AWS_LAMBDA_LOG_LEVEL=DEBUG",

@@ -111,9 +111,10 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	os.Setenv(config.EnvDataTable, res.DataTable)
+	os.Setenv(config.EnvAuditTable, res.AuditTable)
 	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
-	fmt.Fprintf(out, "Provisioned: table %s, secret %s\n", res.DataTable, res.TokenSecretARN)
+	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN)
 	if err := writeEnvFile(); err != nil {
 		return err
 	}
@@ -123,7 +124,19 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.New(api.Deps{Health: p.HealthChecker(), Logger: p.Logger, Now: p.Now}), ReadHeaderTimeout: 10 * time.Second}
+	handler := api.New(api.Deps{
+		Health:     p.HealthChecker(),
+		Logger:     p.Logger,
+		Middleware: []func(http.Handler) http.Handler{p.Recorder.Middleware},
+		Now:        p.Now,
+	})
+	// As the Lambda wrapper does per invocation, flush the audit after
+	// each request.
+	flushing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.ServeHTTP(w, r)
+		p.Flush(r.Context())
+	})
+	srv := &http.Server{Handler: flushing, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
@@ -188,7 +201,7 @@ func script(args ...string) (string, error) {
 // It holds no token: functions read it from the local secret.
 func writeEnvFile() error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvTokenSecretARN} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvTokenSecretARN} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
 	return os.WriteFile(envFile, []byte(b.String()), 0o600)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,12 +26,13 @@ import (
 // they never see each other's data.
 type Names struct {
 	DataTable   string
+	AuditTable  string
 	TokenSecret string
 }
 
 // NamesFor returns the resource names under prefix (e.g. "gitpulse-local").
 func NamesFor(prefix string) Names {
-	return Names{DataTable: prefix + "-data", TokenSecret: prefix + "/gitlab-token"}
+	return Names{DataTable: prefix + "-data", AuditTable: prefix + "-audit", TokenSecret: prefix + "/gitlab-token"}
 }
 
 // Resources are what Provision created or found.
@@ -59,6 +61,17 @@ func Provision(ctx context.Context, c Clients, n Names, token *secrets.TokenSecr
 	if err := createTable(ctx, c.DynamoDB, dataTable(n.DataTable)); err != nil {
 		return res, err
 	}
+	if err := createTable(ctx, c.DynamoDB, auditTable(n.AuditTable)); err != nil {
+		return res, err
+	}
+	if _, err := c.DynamoDB.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(n.AuditTable),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
+			AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true),
+		},
+	}); err != nil && !strings.Contains(err.Error(), "already enabled") {
+		return res, fmt.Errorf("enable TTL on %s: %w", n.AuditTable, err)
+	}
 	if token != nil {
 		arn, err := putSecret(ctx, c.SecretsManager, n.TokenSecret, *token)
 		if err != nil {
@@ -81,6 +94,23 @@ func dataTable(name string) *dynamodb.CreateTableInput {
 		},
 		KeySchema: []ddbtypes.KeySchemaElement{
 			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
+		},
+	}
+}
+
+// auditTable is the audit log: token_hash / sk (time#suffix), TTL on
+// expires_at, as AuditTable in template.yaml.
+func auditTable(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("token_hash"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("token_hash"), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
 		},
 	}

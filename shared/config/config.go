@@ -33,6 +33,8 @@ const (
 	EnvTokenCacheTTL     = "TOKEN_CACHE_TTL"
 	EnvDataTable         = "DATA_TABLE"
 	EnvHealthCacheTTL    = "HEALTH_CACHE_TTL"
+	EnvAuditTable        = "AUDIT_TABLE"
+	EnvAuditRetention    = "AUDIT_RETENTION_DAYS"
 )
 
 // Config is everything a GitPulse function reads from its environment.
@@ -49,6 +51,11 @@ type Config struct {
 	DataTable string
 	// HealthCacheTTL is how long the health endpoint reuses a GitLab check.
 	HealthCacheTTL time.Duration
+	// AuditTable receives an item per GitLab and API call; every function
+	// needs it.
+	AuditTable string
+	// AuditRetention is how long audit items live (DynamoDB TTL).
+	AuditRetention time.Duration
 }
 
 // TokenSources holds the first configured token source, in the order
@@ -79,6 +86,8 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 		TokenCacheTTL:     l.duration(EnvTokenCacheTTL, time.Minute),
 		HealthCacheTTL:    l.duration(EnvHealthCacheTTL, 30*time.Second),
 		DataTable:         l.tableName(EnvDataTable),
+		AuditTable:        l.tableName(EnvAuditTable),
+		AuditRetention:    time.Duration(l.positiveInt(EnvAuditRetention, 90)) * 24 * time.Hour,
 	}
 	cfg.Tokens = l.tokens()
 	for _, name := range required {
@@ -130,6 +139,19 @@ func (l *loader) positiveFloat(name string, def float64) float64 {
 		return def
 	}
 	return f
+}
+
+func (l *loader) positiveInt(name string, def int) int {
+	v, ok := l.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		l.fail(name, "%q is not a positive whole number", v)
+		return def
+	}
+	return n
 }
 
 func (l *loader) duration(name string, def time.Duration) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -57,6 +58,11 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NoFallback turns off the 401 fallback to other tokens of the
+	// provider: for checks that must judge one token, and for writes.
+	NoFallback bool
+	// Logger receives token switches (names and hashes only).
+	Logger *slog.Logger
 }
 
 // Client builds client-go clients for the provider's GitLab instance.
@@ -95,6 +101,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Client{opts: opts, limiter: NewLimiter(opts.RequestsPerSecond, opts.Now)}, nil
 }
@@ -138,10 +147,13 @@ func (c *Client) build(baseURL string) (*gl.Client, error) {
 		gl.WithCustomRetryMax(retries),
 		gl.WithCustomBackoff(c.backoff),
 	}
+	// Outermost: resend a refused read with a fallback token; inside it,
+	// the given interceptors (audit) see every attempt and the token each
+	// one sent; innermost, the limiter watches GitLab's throttling headers.
+	options = append(options, gl.WithInterceptor(c.fallback))
 	for _, i := range c.opts.Interceptors {
 		options = append(options, gl.WithInterceptor(i))
 	}
-	// Innermost: watch GitLab's throttling headers on every attempt.
 	options = append(options, gl.WithInterceptor(c.limiter.Observe))
 	api, err := gl.NewAuthSourceClient(authSource{c.opts.Provider}, options...)
 	if err != nil {
@@ -176,8 +188,6 @@ func (a authSource) Header(ctx context.Context) (string, string, error) {
 	if err != nil {
 		return "", "", &TokenError{Err: err}
 	}
-	if tok.Kind == gitpulse.KindOAuth {
-		return "Authorization", "Bearer " + tok.Value.Reveal(), nil
-	}
-	return "PRIVATE-TOKEN", tok.Value.Reveal(), nil
+	key, value := authHeader(tok)
+	return key, value, nil
 }

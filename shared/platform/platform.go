@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
@@ -28,7 +31,16 @@ type Platform struct {
 	Config   config.Config
 	Logger   *slog.Logger
 	AWS      aws.Config
-	Tokens   []Token
+	// Tokens are the configured tokens one by one, each with a client
+	// that sends only it (health and token checks judge each).
+	Tokens []Token
+	// GitLab is the working client: it falls back from a refused token to
+	// the provider's others (AWSPENDING/AWSPREVIOUS, or backups).
+	GitLab *gitlab.Client
+	// Audit buffers the audit items of this invocation; Flush (or Wrap)
+	// writes them before the invocation returns.
+	Audit    *audit.Writer
+	Recorder *audit.Recorder
 	Now      func() time.Time
 }
 
@@ -46,7 +58,7 @@ type Token struct {
 // the function cannot run without. Errors name the bad variable.
 func New(ctx context.Context, function string, required ...string) (*Platform, error) {
 	logger := NewLogger(function)
-	cfg, err := config.FromEnv(required...)
+	cfg, err := config.FromEnv(append([]string{config.EnvAuditTable}, required...)...)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
@@ -58,11 +70,18 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now}
+	p.Audit = &audit.Writer{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.AuditTable, Logger: logger}
+	p.Recorder = &audit.Recorder{Sink: p.Audit, Function: function, Retention: cfg.AuditRetention, Now: p.Now}
+
 	store := secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}
+	var working gitlab.TokenProvider
 	for _, arn := range cfg.Tokens.SecretARNs {
 		prov := secrets.NewProvider(store, arn, cfg.TokenCacheTTL, p.Now)
 		if err := p.addToken(secrets.NameFromARN(arn), "secret:"+arn, gitpulse.KindUnknown, prov); err != nil {
 			return nil, err
+		}
+		if working == nil {
+			working = prov
 		}
 	}
 	for _, t := range cfg.Tokens.Static {
@@ -70,22 +89,54 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 			return nil, err
 		}
 	}
+	if len(cfg.Tokens.Static) > 0 {
+		working = gitlab.NewTokenList(cfg.Tokens.Static, cfg.TokenCacheTTL, p.Now)
+	}
+	if p.GitLab, err = p.NewGitLabClient(working, false); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
-func (p *Platform) addToken(name, source string, kind gitpulse.TokenKind, prov gitlab.TokenProvider) error {
-	client, err := gitlab.New(gitlab.Options{
+// NewGitLabClient returns a client over prov with the function's rate,
+// timeout and audit; noFallback keeps it on one token.
+func (p *Platform) NewGitLabClient(prov gitlab.TokenProvider, noFallback bool) (*gitlab.Client, error) {
+	return gitlab.New(gitlab.Options{
 		Provider:          prov,
 		RequestsPerSecond: p.Config.RequestsPerSecond,
 		Timeout:           p.Config.GitLabTimeout,
 		UserAgent:         "gitpulse/" + p.Function,
+		Interceptors:      []gl.Interceptor{p.Recorder.Interceptor},
+		NoFallback:        noFallback,
+		Logger:            p.Logger,
 		Now:               p.Now,
 	})
+}
+
+func (p *Platform) addToken(name, source string, kind gitpulse.TokenKind, prov gitlab.TokenProvider) error {
+	client, err := p.NewGitLabClient(prov, true)
 	if err != nil {
 		return err
 	}
 	p.Tokens = append(p.Tokens, Token{Name: name, Source: source, Kind: kind, Provider: prov, Client: client})
 	return nil
+}
+
+// Flush writes the invocation's audit items. Failures are logged by the
+// writer (the items with them); the invocation does not fail for them.
+func (p *Platform) Flush(ctx context.Context) {
+	if _, err := p.Audit.Flush(ctx); err != nil {
+		p.Logger.ErrorContext(ctx, "audit flush incomplete", "error", err.Error())
+	}
+}
+
+// Wrap returns handler with the audit flushed before each invocation
+// returns.
+func Wrap[E, R any](p *Platform, handler func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	return func(ctx context.Context, event E) (R, error) {
+		defer p.Flush(ctx)
+		return handler(ctx, event)
+	}
 }
 
 // HealthChecker returns the dependency checker for the data table and
@@ -97,8 +148,10 @@ func (p *Platform) HealthChecker() *health.Checker {
 		FailureTTL: 5 * time.Second,
 		Now:        p.Now,
 	}
-	if p.Config.DataTable != "" {
-		checker.Tables = []string{p.Config.DataTable}
+	for _, t := range []string{p.Config.DataTable, p.Config.AuditTable} {
+		if t != "" {
+			checker.Tables = append(checker.Tables, t)
+		}
 	}
 	for _, t := range p.Tokens {
 		checker.Tokens = append(checker.Tokens, health.Token{Name: t.Name, Source: t.Source, Kind: t.Kind, Client: t.Client})

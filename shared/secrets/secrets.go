@@ -134,39 +134,99 @@ func NameFromARN(arn string) string {
 }
 
 // Provider hands out the AWSCURRENT token of one secret, cached for TTL so
-// that a burst of GitLab calls costs one Secrets Manager read. It is safe
-// for concurrent use.
+// that a burst of GitLab calls costs one Secrets Manager read. During a
+// rotation it falls back to AWSPENDING or AWSPREVIOUS (see Fallbacks) and
+// keeps the token that worked until AWSCURRENT moves on. It is safe for
+// concurrent use.
 type Provider struct {
-	Store Store
-	ARN   string
-	TTL   time.Duration
-	Now   func() time.Time
+	store Store
+	arn   string
+	ttl   time.Duration
+	now   func() time.Time
 
 	mu      sync.Mutex
-	cached  Version
+	current Version
 	fetched time.Time
+	// pinned is a fallback token GitLab accepted after it refused
+	// AWSCURRENT; it is used until AWSCURRENT no longer holds pinnedOver.
+	pinned     *gitpulse.Token
+	pinnedOver string
 }
 
 // NewProvider returns a Provider for arn.
 func NewProvider(store Store, arn string, ttl time.Duration, now func() time.Time) *Provider {
-	return &Provider{Store: store, ARN: arn, TTL: ttl, Now: now}
+	return &Provider{store: store, arn: arn, ttl: ttl, now: now}
 }
 
-// Token returns the current token, reading Secrets Manager when the cached
-// value is older than TTL.
+// Token returns the token to send: a pinned fallback, else AWSCURRENT,
+// read again when the cached value is older than TTL.
 func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cached.ID != "" && p.Now().Sub(p.fetched) < p.TTL {
-		return p.cached.Token, nil
+	if p.current.ID == "" || p.now().Sub(p.fetched) >= p.ttl {
+		if err := p.refresh(ctx); err != nil {
+			return gitpulse.Token{}, err
+		}
 	}
-	v, err := p.Store.Read(ctx, p.ARN, StageCurrent)
+	if p.pinned != nil {
+		return *p.pinned, nil
+	}
+	return p.current.Token, nil
+}
+
+// refresh re-reads AWSCURRENT and drops the pin once it has moved on.
+func (p *Provider) refresh(ctx context.Context) error {
+	v, err := p.store.Read(ctx, p.arn, StageCurrent)
 	if err != nil {
-		return gitpulse.Token{}, err
+		return err
 	}
-	p.cached, p.fetched = v, p.Now()
-	return v.Token, nil
+	p.current, p.fetched = v, p.now()
+	if p.pinned != nil && v.Token.Hash() != p.pinnedOver {
+		p.pinned, p.pinnedOver = nil, ""
+	}
+	return nil
+}
+
+// Fallbacks answers a 401 for the token with hash failed. It re-reads
+// AWSCURRENT: if that changed, the rotation has finished and the new value
+// is the one to try. Otherwise a rotation is under way (or just failed):
+// AWSPENDING, then AWSPREVIOUS (still valid under the admin strategy). A
+// stage that does not exist is skipped; it never calls GitLab.
+func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.refresh(ctx); err != nil {
+		return nil, err
+	}
+	if h := p.current.Token.Hash(); h != failed {
+		return []gitpulse.Token{p.current.Token}, nil
+	}
+	var out []gitpulse.Token
+	for _, stage := range []string{StagePending, StagePrevious} {
+		v, err := p.store.Read(ctx, p.arn, stage)
+		if err != nil {
+			if gitpulse.ErrorCode(err) == gitpulse.ENOTFOUND {
+				continue
+			}
+			return out, err
+		}
+		if v.Token.Hash() != failed {
+			out = append(out, v.Token)
+		}
+	}
+	return out, nil
+}
+
+// Use pins tok when it is not AWSCURRENT's value.
+func (p *Provider) Use(tok gitpulse.Token) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if tok.Value == p.current.Token.Value {
+		p.pinned, p.pinnedOver = nil, ""
+		return
+	}
+	p.pinned, p.pinnedOver = &tok, p.current.Token.Hash()
 }
 
 // Describe names the provider's source for logs and health output.
-func (p *Provider) Describe() string { return "secret:" + p.ARN }
+func (p *Provider) Describe() string { return "secret:" + p.arn }

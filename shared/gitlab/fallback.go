@@ -1,0 +1,157 @@
+package gitlab
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+)
+
+// Fallbacker is implemented by token providers that know more than one
+// token for the same GitLab identity: the staged versions of a rotated
+// secret, or a primary token and its backups.
+type Fallbacker interface {
+	// Fallbacks returns the tokens to try, in order, after GitLab refused
+	// (401) the token whose hash is failed. It never returns that token.
+	Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error)
+	// Use makes tok the token to send until the provider's source moves on.
+	Use(tok gitpulse.Token)
+}
+
+// fallback is an interceptor that keeps reads working through a rotation
+// or a dead primary token: on a 401 to a GET or HEAD it asks the provider
+// for other tokens, resends the request with each until one is accepted,
+// and tells the provider to keep using that one. It never touches writes
+// (a rotate call refused with 401 must not be repeated with another token).
+// It sits outside the audit interceptor, so every attempt is audited under
+// the hash of the token it actually sent.
+func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
+	fb, ok := c.opts.Provider.(Fallbacker)
+	if !ok || c.opts.NoFallback {
+		return next
+	}
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+			return resp, err
+		}
+		sent := SentToken(req.Header)
+		if sent == "" {
+			return resp, nil
+		}
+		failed := gitpulse.Secret(sent).Hash()
+		candidates, ferr := fb.Fallbacks(req.Context(), failed)
+		if ferr != nil {
+			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and no fallback could be read",
+				"token_hash", failed, "error", ferr.Error())
+			return resp, nil
+		}
+		for _, cand := range candidates {
+			if cand.Value.Reveal() == sent {
+				continue
+			}
+			retry := req.Clone(req.Context())
+			setAuth(retry.Header, cand)
+			r2, err2 := next.RoundTrip(retry)
+			if err2 != nil {
+				continue
+			}
+			if r2.StatusCode == http.StatusUnauthorized {
+				drain(r2)
+				continue
+			}
+			drain(resp)
+			fb.Use(cand)
+			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused (401); switched to a fallback token",
+				"from_hash", failed, "to_token", cand.Name, "to_hash", cand.Hash(), "to_source", cand.Source)
+			return r2, nil
+		}
+		return resp, nil
+	})
+}
+
+func drain(r *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
+	r.Body.Close()
+}
+
+// SentToken returns the token value carried by a request's auth header
+// (PRIVATE-TOKEN or Authorization: Bearer), or "".
+func SentToken(h http.Header) string {
+	if v := h.Get("Private-Token"); v != "" {
+		return v
+	}
+	if v, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
+		return v
+	}
+	return ""
+}
+
+func setAuth(h http.Header, tok gitpulse.Token) {
+	h.Del("Private-Token")
+	h.Del("Authorization")
+	key, value := authHeader(tok)
+	h.Set(key, value)
+}
+
+func authHeader(tok gitpulse.Token) (string, string) {
+	if tok.Kind == gitpulse.KindOAuth {
+		return "Authorization", "Bearer " + tok.Value.Reveal()
+	}
+	return "PRIVATE-TOKEN", tok.Value.Reveal()
+}
+
+// TokenList is a TokenProvider over configured tokens, primary first, then
+// backups (GITLAB_TOKENS). After a fallback it keeps the backup for Retry,
+// then tries the primary again.
+type TokenList struct {
+	tokens []gitpulse.Token
+	retry  time.Duration
+	now    func() time.Time
+
+	mu     sync.Mutex
+	active int
+	since  time.Time
+}
+
+// NewTokenList returns a provider over tokens (at least one).
+func NewTokenList(tokens []gitpulse.Token, retry time.Duration, now func() time.Time) *TokenList {
+	return &TokenList{tokens: tokens, retry: retry, now: now}
+}
+
+// Token returns the token in use.
+func (l *TokenList) Token(context.Context) (gitpulse.Token, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active != 0 && l.now().Sub(l.since) >= l.retry {
+		l.active = 0
+	}
+	return l.tokens[l.active], nil
+}
+
+// Fallbacks returns every other configured token, in configured order.
+func (l *TokenList) Fallbacks(_ context.Context, failed string) ([]gitpulse.Token, error) {
+	var out []gitpulse.Token
+	for _, t := range l.tokens {
+		if t.Hash() != failed {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Use switches to tok.
+func (l *TokenList) Use(tok gitpulse.Token) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, t := range l.tokens {
+		if t.Value == tok.Value {
+			l.active, l.since = i, l.now()
+			return
+		}
+	}
+}
