@@ -57,3 +57,7 @@ clean: ## Remove build output and local state.
 
 bench-audit: $(RIE) ## Benchmark 1,000 GitLab calls with the audit off, discarded and on (moto server); prints medians and ratios.
 	infra/scripts/bench.sh audit
+
+audit-query: ## Audit items of one token, newest first, from the local stack: make audit-query HASH=sha256:... (or TOKEN=<value>) [LIMIT=100].
+	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
+	@source .run/local.env && go run ./infra/auditquery -limit $${LIMIT:-100}

@@ -21,6 +21,7 @@ import (
 	"github.com/gitpulse/gitpulse/infra/provision"
 	"github.com/gitpulse/gitpulse/shared/api"
 	"github.com/gitpulse/gitpulse/shared/config"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/platform"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
@@ -140,7 +141,8 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n\n", base, base, simHint)
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n\n",
+		base, base, simHint, gitpulse.Secret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
