@@ -61,8 +61,8 @@ func newFixture(t *testing.T, db audit.BatchWriter) *fixture {
 	if f.backup, err = s.AddToken(sim.TokenSpec{Name: "backup", Scopes: []string{"read_api"}, ExpiresAt: &exp}); err != nil {
 		t.Fatal(err)
 	}
-	f.primaryT = gitpulse.Token{Name: "primary", Value: gitpulse.Secret(f.primary.Value), URL: url}
-	f.backupT = gitpulse.Token{Name: "backup", Value: gitpulse.Secret(f.backup.Value), URL: url}
+	f.primaryT = gitpulse.Token{Name: "primary", Value: gitpulse.NewSecret(f.primary.Value), URL: url}
+	f.backupT = gitpulse.Token{Name: "backup", Value: gitpulse.NewSecret(f.backup.Value), URL: url}
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.writer = &audit.Writer{DB: db, Table: res.AuditTable, Logger: logger, Backoff: time.Millisecond}
 	rec := &audit.Recorder{Sink: f.writer, Function: "test", Now: time.Now}
@@ -216,7 +216,7 @@ func TestUnreachableTableLogsEveryItem(t *testing.T) {
 }
 
 func TestFindRejectsMalformedInput(t *testing.T) {
-	good := gitpulse.Secret("x").Hash()
+	good := gitpulse.NewSecret("x").Hash()
 	cases := []struct {
 		name string
 		q    audit.Query

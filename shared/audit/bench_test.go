@@ -33,7 +33,7 @@ func BenchmarkGitLabCalls(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	provider := gitlab.StaticToken(gitpulse.Token{Name: "bench", Value: gitpulse.Secret(tok.Value), URL: url})
+	provider := gitlab.StaticToken(gitpulse.Token{Name: "bench", Value: gitpulse.NewSecret(tok.Value), URL: url})
 	writer := &audit.Writer{DB: dynamodb.NewFromConfig(cfg), Table: res.AuditTable, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	rec := &audit.Recorder{Sink: writer, Function: "bench", Now: time.Now}
 

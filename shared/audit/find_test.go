@@ -22,7 +22,7 @@ func TestFindFiltersExpiredAndRange(t *testing.T) {
 	res := testenv.Provision(t, cfg, nil)
 	db := dynamodb.NewFromConfig(cfg)
 	w := &audit.Writer{DB: db, Table: res.AuditTable}
-	hash := gitpulse.Secret("some token").Hash()
+	hash := gitpulse.NewSecret("some token").Hash()
 	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	now := base.Add(10 * time.Hour)
 	for i := range 10 {
@@ -97,7 +97,7 @@ func TestMiddlewareAuditsAPIKeys(t *testing.T) {
 		t.Fatalf("got %d entries, want 1", len(sink.entries))
 	}
 	e := sink.entries[0]
-	if e.TokenHash != gitpulse.Secret("k3y-value").Hash() || e.ResponseStatus != http.StatusTeapot || e.Direction != audit.DirectionAPI ||
+	if e.TokenHash != gitpulse.NewSecret("k3y-value").Hash() || e.ResponseStatus != http.StatusTeapot || e.Direction != audit.DirectionAPI ||
 		e.Endpoint != "/api/v1/health?limit=5" || e.UserAgent != "dashboard/1.0" {
 		t.Errorf("got %+v, want the key's hash, 418, direction api, the path without the api_key parameter", e)
 	}

@@ -54,7 +54,7 @@ func (r *Recorder) Interceptor(next http.RoundTripper) http.RoundTripper {
 			return resp, err // unauthenticated calls have no key to file them under
 		}
 		e := Entry{
-			TokenHash: gitpulse.Secret(sent).Hash(),
+			TokenHash: gitpulse.NewSecret(sent).Hash(),
 			Endpoint:  Endpoint(req.URL),
 			Method:    req.Method,
 			UserAgent: req.UserAgent(),
@@ -94,7 +94,7 @@ func (r *Recorder) Middleware(next http.Handler) http.Handler {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, req)
 		e := Entry{
-			TokenHash:      gitpulse.Secret(strings.TrimSpace(key)).Hash(),
+			TokenHash:      gitpulse.NewSecret(strings.TrimSpace(key)).Hash(),
 			Endpoint:       Endpoint(req.URL),
 			Method:         req.Method,
 			ResponseStatus: rec.status,

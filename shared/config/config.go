@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -87,7 +88,7 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 		HealthCacheTTL:    l.duration(EnvHealthCacheTTL, 30*time.Second),
 		DataTable:         l.tableName(EnvDataTable),
 		AuditTable:        l.tableName(EnvAuditTable),
-		AuditRetention:    time.Duration(l.positiveInt(EnvAuditRetention, 90)) * 24 * time.Hour,
+		AuditRetention:    time.Duration(l.intRange(EnvAuditRetention, 90, 1, 3650)) * 24 * time.Hour,
 	}
 	cfg.Tokens = l.tokens()
 	for _, name := range required {
@@ -134,21 +135,21 @@ func (l *loader) positiveFloat(name string, def float64) float64 {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
+	if err != nil || !(f > 0) || math.IsInf(f, 0) {
 		l.fail(name, "%q is not a positive number", v)
 		return def
 	}
 	return f
 }
 
-func (l *loader) positiveInt(name string, def int) int {
+func (l *loader) intRange(name string, def, lo, hi int) int {
 	v, ok := l.get(name)
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		l.fail(name, "%q is not a positive whole number", v)
+	if err != nil || n < lo || n > hi {
+		l.fail(name, "%q is not a whole number from %d to %d", v, lo, hi)
 		return def
 	}
 	return n
@@ -248,7 +249,7 @@ func (l *loader) singleToken(name, value, source string) *gitpulse.Token {
 		l.fail(EnvURL, "%s", err)
 		return nil
 	}
-	return &gitpulse.Token{Name: "primary", Value: gitpulse.Secret(value), URL: u, Source: source}
+	return &gitpulse.Token{Name: "primary", Value: gitpulse.NewSecret(value), URL: u, Source: source}
 }
 
 var secretARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
@@ -319,7 +320,7 @@ func (l *loader) tokenList() []gitpulse.Token {
 			continue
 		}
 		out = append(out, gitpulse.Token{
-			Name: e.Name, Value: gitpulse.Secret(strings.TrimSpace(e.Token)), URL: u,
+			Name: e.Name, Value: gitpulse.NewSecret(strings.TrimSpace(e.Token)), URL: u,
 			Source: at, Kind: kind,
 		})
 	}
@@ -356,7 +357,9 @@ func ParseGitLabURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("%q is not an http(s) URL such as https://gitlab.example.edu", redactURL(raw))
+		// The input is not echoed: a token pasted into the wrong
+		// variable would otherwise end up in the log.
+		return "", errors.New("is not an http(s) URL such as https://gitlab.example.edu")
 	}
 	if u.User != nil {
 		return "", errors.New("must not contain credentials (user:password@); put the token in its own variable")
@@ -368,15 +371,6 @@ func ParseGitLabURL(raw string) (string, error) {
 		return "", fmt.Errorf("%q must use https (plain http is allowed only for loopback addresses)", u.String())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func redactURL(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "…@" + raw[i+1:]
-		}
-	}
-	return raw
 }
 
 func isLoopback(host string) bool {

@@ -385,7 +385,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "GITLAB_URL not a URL",
 			env:  env{config.EnvToken: token, config.EnvURL: "gitlab.example.edu"},
-			want: []string{"GITLAB_URL:", `"gitlab.example.edu" is not an http(s) URL`},
+			want: []string{"GITLAB_URL:", "is not an http(s) URL such as https:"},
 		},
 		{
 			name: "GITLAB_TOKEN_FILE missing",
@@ -460,12 +460,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "AUDIT_RETENTION_DAYS zero",
 			env:  minimal.with(config.EnvAuditRetention, "0"),
-			want: []string{`AUDIT_RETENTION_DAYS: "0" is not a positive whole number`},
+			want: []string{`AUDIT_RETENTION_DAYS: "0" is not a whole number from 1 to 3650`},
 		},
 		{
 			name: "AUDIT_RETENTION_DAYS a duration",
 			env:  minimal.with(config.EnvAuditRetention, "90d"),
-			want: []string{`AUDIT_RETENTION_DAYS: "90d" is not a positive whole number`},
+			want: []string{`AUDIT_RETENTION_DAYS: "90d" is not a whole number from 1 to 3650`},
 		},
 		{
 			name:     "AUDIT_TABLE required and missing",
@@ -504,30 +504,23 @@ func TestLoadErrorsNeverEchoMisplacedSecrets(t *testing.T) {
 	tests := []struct {
 		name string
 		env  env
-		bug  string
 	}{
 		{
 			name: "GITLAB_URL holding the token",
 			env:  env{config.EnvToken: token, config.EnvURL: token},
-			bug:  `ParseGitLabURL quotes an unparsable value whole ("<value>" is not an http(s) URL), so a token pasted into GITLAB_URL is echoed (shared/config/config.go, ParseGitLabURL)`,
 		},
 		{
 			name: "GITLAB_TOKENS token and url swapped",
 			env: env{config.EnvTokens: tokensJSON(
 				`{"name":"primary","token":"https://gitlab.example.edu","url":"` + token + `"}`)},
-			bug: `ParseGitLabURL quotes an unparsable value whole, so a token in the url field is echoed in "GITLAB_TOKENS[0].url: ..." (shared/config/config.go, ParseGitLabURL)`,
 		},
 		{
 			name: "GITLAB_URL with an @ in the password and a bad port",
 			env:  env{config.EnvToken: token, config.EnvURL: "https://root:abc@" + password + "@gitlab.example.edu:port"},
-			bug:  "redactURL cuts at the first '@', but url.Parse takes userinfo up to the last one, so the rest of a password holding '@' is echoed (shared/config/config.go, redactURL: use strings.LastIndex)",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug != "" {
-				t.Skip("BUG: " + tt.bug)
-			}
 			loadErr(t, tt.env)
 		})
 	}
@@ -558,7 +551,6 @@ func TestLoadReportsAllErrorsTogether(t *testing.T) {
 func TestLoadRejectsNonFiniteRate(t *testing.T) {
 	for _, v := range []string{"NaN", "Inf", "+Inf"} {
 		t.Run(v, func(t *testing.T) {
-			t.Skip(`BUG: positiveFloat accepts "NaN" (NaN <= 0 is false) and "Inf"; the limiter then gets rate NaN or Inf (shared/config/config.go, positiveFloat: reject !(f > 0) || math.IsInf(f, 0))`)
 			msg := loadErr(t, minimal.with(config.EnvRequestsPerSecond, v))
 			if !strings.Contains(msg, "GITLAB_REQUESTS_PER_SECOND") {
 				t.Errorf("Load error: got %q, want it to name GITLAB_REQUESTS_PER_SECOND", msg)
@@ -571,21 +563,16 @@ func TestLoadAuditRetention(t *testing.T) {
 	tests := []struct {
 		days string
 		want time.Duration // 0: any positive retention
-		bug  string
 	}{
 		{days: "1", want: 24 * time.Hour},
 		{days: " 30 ", want: 30 * 24 * time.Hour},
 		{days: "365", want: 365 * 24 * time.Hour},
 		{
 			days: "200000", // want: an error naming the variable, or a positive retention
-			bug:  "positiveInt accepts any int and Load multiplies by 24h, which overflows time.Duration past 106751 days and yields a negative retention (shared/config/config.go, Load: bound AUDIT_RETENTION_DAYS, e.g. to 3650, and report it as out of range)",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.days, func(t *testing.T) {
-			if tt.bug != "" {
-				t.Skip("BUG: " + tt.bug)
-			}
 			cfg, err := config.Load(minimal.with(config.EnvAuditRetention, tt.days).lookup)
 			if err != nil {
 				// A clear error is an acceptable answer to an absurd value.

@@ -43,7 +43,7 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 		if sent == "" {
 			return resp, nil
 		}
-		failed := gitpulse.Secret(sent).Hash()
+		failed := gitpulse.NewSecret(sent).Hash()
 		candidates, ferr := fb.Fallbacks(req.Context(), failed)
 		if ferr != nil {
 			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and no fallback could be read",
@@ -149,7 +149,7 @@ func (l *TokenList) Use(tok gitpulse.Token) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, t := range l.tokens {
-		if t.Value == tok.Value {
+		if t.Value.Equal(tok.Value) {
 			l.active, l.since = i, l.now()
 			return
 		}

@@ -5,26 +5,47 @@ package gitpulse
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 )
 
 // Secret is a credential value (a GitLab token, an API key). It prints,
 // logs and marshals as "[redacted]" so that a stray %v, slog attribute or
 // json.Marshal cannot leak it; Reveal returns the value for the one place
-// that must send it.
-type Secret string
+// that must send it. It holds the value behind a pointer, so even fmt's
+// paths that switch methods off (a wrong verb on a nested value) print an
+// address, never the value. Compare secrets with Equal, not ==.
+type Secret struct{ p *string }
 
 const redacted = "[redacted]"
 
+// NewSecret wraps a credential value.
+func NewSecret(value string) Secret { return Secret{p: &value} }
+
 // Reveal returns the secret value. Call it only where the value is sent to
 // the service it authenticates against.
-func (s Secret) Reveal() string { return string(s) }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
+
+// Equal reports whether two secrets hold the same value.
+func (s Secret) Equal(o Secret) bool { return s.Reveal() == o.Reveal() }
 
 // String implements fmt.Stringer without revealing the value.
 func (s Secret) String() string { return redacted }
 
 // GoString implements fmt.GoStringer without revealing the value.
 func (s Secret) GoString() string { return redacted }
+
+// Format implements fmt.Formatter: every verb (%d, %x, %q, ...) prints
+// "[redacted]", never the value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
 // LogValue implements slog.LogValuer without revealing the value.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
@@ -35,7 +56,7 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Hash returns the secret's public identity: "sha256:" followed by the
 // lowercase hex SHA-256 of the value. It is safe to log, store and show.
 func (s Secret) Hash() string {
-	sum := sha256.Sum256([]byte(s))
+	sum := sha256.Sum256([]byte(s.Reveal()))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -70,3 +91,10 @@ type Token struct {
 
 // Hash returns the token's "sha256:" hash.
 func (t Token) Hash() string { return t.Value.Hash() }
+
+// Equal reports whether two tokens are the same configuration and value.
+func (t Token) Equal(o Token) bool {
+	v1, v2 := t.Value, o.Value
+	t.Value, o.Value = Secret{}, Secret{}
+	return t == o && v1.Equal(v2)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/secrets"
+	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
 // Status values.
@@ -205,7 +206,7 @@ func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 			pat, _, err = api.PersonalAccessTokens.GetSinglePersonalAccessToken(gl.WithContext(ctx))
 			if err == nil && pat.ExpiresAt != nil {
 				exp := time.Time(*pat.ExpiresAt).UTC()
-				days := DaysUntil(c.Now(), exp)
+				days := tokens.DaysLeft(c.Now(), exp)
 				ch.ExpiresAt, ch.DaysLeft = exp.Format(time.DateOnly), &days
 			}
 		}
@@ -215,19 +216,6 @@ func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 		ch.Reason = "gitlab token: " + advice(gitlab.Classify(err), where(tok.Source))
 	}
 	return ch
-}
-
-// DaysUntil returns the whole days from now until a token expiring on the
-// date of expiresAt stops working (at 00:00 UTC that day); 0 on the last
-// day, negative once expired.
-func DaysUntil(now, expiresAt time.Time) int {
-	end := time.Date(expiresAt.Year(), expiresAt.Month(), expiresAt.Day(), 0, 0, 0, 0, time.UTC)
-	d := end.Sub(now.UTC())
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }
 
 // where names a token's source for a person without revealing the

@@ -118,15 +118,20 @@ func ParseToken(value, arn string) (gitpulse.Token, error) {
 		name = NameFromARN(arn)
 	}
 	return gitpulse.Token{
-		Name: name, Value: gitpulse.Secret(strings.TrimSpace(ts.Token)), URL: u,
+		Name: name, Value: gitpulse.NewSecret(strings.TrimSpace(ts.Token)), URL: u,
 		Source: "secret:" + arn, TokenID: ts.TokenID, GroupID: ts.GroupID, ProjectID: ts.ProjectID,
 	}, nil
 }
 
 // NameFromARN returns the secret's friendly name from its ARN, without the
 // six-character suffix Secrets Manager appends.
+// A string that is not a secret ARN comes back unchanged.
 func NameFromARN(arn string) string {
-	name := arn[strings.LastIndex(arn, ":secret:")+len(":secret:"):]
+	i := strings.LastIndex(arn, ":secret:")
+	if i < 0 {
+		return arn
+	}
+	name := arn[i+len(":secret:"):]
 	if i := strings.LastIndex(name, "-"); i > 0 && len(name)-i == 7 {
 		name = name[:i]
 	}
@@ -221,7 +226,7 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 func (p *Provider) Use(tok gitpulse.Token) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if tok.Value == p.current.Token.Value {
+	if tok.Value.Equal(p.current.Token.Value) {
 		p.pinned, p.pinnedOver = nil, ""
 		return
 	}
