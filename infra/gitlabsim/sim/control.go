@@ -1,0 +1,224 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// controlRoutes registers the control API under /-/sim/, a path GitLab never
+// uses. It takes and gives JSON and needs no token; every call is safe to
+// repeat except the ones that create users, tokens and faults.
+func (s *Sim) controlRoutes(m *http.ServeMux) {
+	m.HandleFunc("POST /-/sim/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("POST /-/sim/users", s.ctlAddUser)
+	m.HandleFunc("POST /-/sim/tokens", s.ctlAddToken)
+	m.HandleFunc("POST /-/sim/tokens/{id}/revoke", s.ctlUpdateToken(func(t *Token, _ time.Time) { t.Revoked = true }))
+	m.HandleFunc("POST /-/sim/tokens/{id}/expire", s.ctlUpdateToken(expireYesterday))
+	m.HandleFunc("PUT /-/sim/ratelimit", s.ctlRateLimit)
+	m.HandleFunc("POST /-/sim/faults", s.ctlAddFault)
+	m.HandleFunc("DELETE /-/sim/faults", func(w http.ResponseWriter, _ *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("GET /-/sim/requests", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]map[string]int{"counts": s.RequestCounts()})
+	})
+	m.HandleFunc("/-/sim/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, messageBody{"no control route " + r.Method + " " + r.URL.Path})
+	})
+}
+
+type userRequest struct {
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Bot      bool   `json:"bot"`
+}
+
+func (s *Sim) ctlAddUser(w http.ResponseWriter, r *http.Request) {
+	var req userRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	if req.Username == "" {
+		writeJSON(w, http.StatusBadRequest, messageBody{"username is required"})
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.AddUser(req.Username, req.Name, req.Bot))
+}
+
+type tokenRequest struct {
+	Kind      TokenKind `json:"kind"`
+	UserID    int       `json:"user_id"`
+	GroupID   int       `json:"group_id"`
+	ProjectID int       `json:"project_id"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
+	ExpiresAt *string   `json:"expires_at"`
+	Value     string    `json:"value"`
+}
+
+// tokenJSON is a token as the control API shows it, value included.
+type tokenJSON struct {
+	ID        int       `json:"id"`
+	Token     string    `json:"token"`
+	Kind      TokenKind `json:"kind"`
+	UserID    int       `json:"user_id"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
+	ExpiresAt *string   `json:"expires_at"`
+	Revoked   bool      `json:"revoked"`
+}
+
+func newTokenJSON(t Token) tokenJSON {
+	j := tokenJSON{ID: t.ID, Token: t.Value, Kind: t.Kind, UserID: t.UserID, Name: t.Name, Scopes: t.Scopes, Revoked: t.Revoked}
+	if t.ExpiresAt != nil {
+		layout := time.DateOnly
+		if t.Kind == KindOAuth {
+			layout = time.RFC3339
+		}
+		v := t.ExpiresAt.UTC().Format(layout)
+		j.ExpiresAt = &v
+	}
+	return j
+}
+
+func (s *Sim) ctlAddToken(w http.ResponseWriter, r *http.Request) {
+	var req tokenRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	spec := TokenSpec{
+		Kind: req.Kind, UserID: req.UserID, GroupID: req.GroupID, ProjectID: req.ProjectID,
+		Name: req.Name, Scopes: req.Scopes, Value: req.Value,
+	}
+	if req.ExpiresAt != nil {
+		layout := time.DateOnly
+		if req.Kind == KindOAuth {
+			layout = time.RFC3339
+		}
+		at, err := time.Parse(layout, *req.ExpiresAt)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("expires_at: want %s, got %q", layout, *req.ExpiresAt)})
+			return
+		}
+		spec.ExpiresAt = &at
+	}
+	t, err := s.AddToken(spec)
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newTokenJSON(t))
+}
+
+// ctlUpdateToken answers the revoke and expire calls; both are safe to
+// repeat.
+func (s *Sim) ctlUpdateToken(change func(*Token, time.Time)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("token id: want an integer, got %q", r.PathValue("id"))})
+			return
+		}
+		t, err := s.updateToken(id, change)
+		if err != nil {
+			writeControlError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newTokenJSON(t))
+	}
+}
+
+type rateLimitRequest struct {
+	PerMinute *int `json:"per_minute"`
+}
+
+func (s *Sim) ctlRateLimit(w http.ResponseWriter, r *http.Request) {
+	var req rateLimitRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	if req.PerMinute == nil || *req.PerMinute < 0 {
+		writeJSON(w, http.StatusBadRequest, messageBody{"per_minute: want an integer >= 0 (0 turns throttling off)"})
+		return
+	}
+	s.SetRateLimit(*req.PerMinute)
+	writeJSON(w, http.StatusOK, req)
+}
+
+type faultRequest struct {
+	PathPrefix string  `json:"path_prefix"`
+	LatencyMS  int     `json:"latency_ms"`
+	Status     int     `json:"status"`
+	Count      int     `json:"count"`
+	Fraction   float64 `json:"fraction"`
+	Drop       bool    `json:"drop"`
+}
+
+func (s *Sim) ctlAddFault(w http.ResponseWriter, r *http.Request) {
+	var req faultRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	var problem string
+	switch {
+	case req.Status != 0 && (req.Status < 100 || req.Status > 599):
+		problem = fmt.Sprintf("status: want 0 or 100..599, got %d", req.Status)
+	case req.LatencyMS < 0:
+		problem = fmt.Sprintf("latency_ms: want >= 0, got %d", req.LatencyMS)
+	case req.Count < 0:
+		problem = fmt.Sprintf("count: want >= 0, got %d", req.Count)
+	case req.Fraction < 0 || req.Fraction > 1:
+		problem = fmt.Sprintf("fraction: want 0..1, got %g", req.Fraction)
+	}
+	if problem != "" {
+		writeJSON(w, http.StatusBadRequest, messageBody{problem})
+		return
+	}
+	s.InjectFault(Fault{
+		PathPrefix: req.PathPrefix,
+		Latency:    time.Duration(req.LatencyMS) * time.Millisecond,
+		Status:     req.Status,
+		Count:      req.Count,
+		Fraction:   req.Fraction,
+		Drop:       req.Drop,
+	})
+	writeJSON(w, http.StatusCreated, req)
+}
+
+// decode reads one JSON object into v, refusing unknown fields.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("invalid JSON body: empty, want an object")
+		}
+		return fmt.Errorf("invalid JSON body: %w", err)
+	}
+	if dec.More() {
+		return errors.New("invalid JSON body: more than one value")
+	}
+	return nil
+}
+
+// writeControlError maps a Sim method's error to a control API answer.
+func writeControlError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if errors.Is(err, errNotFound) {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, messageBody{err.Error()})
+}

@@ -1,0 +1,361 @@
+// Package sim simulates the parts of GitLab's REST API that GitPulse uses.
+//
+// A *Sim is an http.Handler. It answers GitLab routes under /api/v4 and
+// /oauth the way GitLab 17.9 does (status codes, JSON bodies, offset
+// pagination and rate limit headers), and offers a control API under /-/sim/
+// to create users and tokens, revoke or expire tokens, change the rate
+// limit, inject faults and read request counts. Every time-dependent rule
+// (expiry, rate limit windows, last use) reads the clock given to New;
+// only fault latency takes real time.
+//
+// Routes: GET /api/v4/user, /api/v4/users, /api/v4/version,
+// /api/v4/personal_access_tokens, /api/v4/personal_access_tokens/self and
+// /oauth/token/info. Any other /api/v4 path answers 404
+// {"error":"404 Not Found"}.
+package sim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// TokenKind is the kind of an access token.
+type TokenKind string
+
+// The token kinds the simulator knows. Group and project tokens belong to bot
+// users, as in GitLab.
+const (
+	KindPersonal TokenKind = "personal"
+	KindGroup    TokenKind = "group"
+	KindProject  TokenKind = "project"
+	KindOAuth    TokenKind = "oauth"
+)
+
+// oauthLifetime is how long GitLab's OAuth access tokens live.
+const oauthLifetime = 2 * time.Hour
+
+// errNotFound marks a lookup of an unknown user or token.
+var errNotFound = errors.New("not found")
+
+// User is a GitLab user. Bot is true for the users behind group and project
+// access tokens.
+type User struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Bot      bool   `json:"bot"`
+}
+
+// TokenSpec describes a token to create with AddToken.
+type TokenSpec struct {
+	// Kind defaults to KindPersonal.
+	Kind TokenKind
+	// UserID is the owner of a personal or OAuth token; 0 creates a new human
+	// user. It is ignored for group and project tokens.
+	UserID int
+	// GroupID and ProjectID name the resource of a group or project token.
+	// Such a token gets a new bot user named group_<id>_bot_<8 hex> or
+	// project_<id>_bot_<8 hex>.
+	GroupID, ProjectID int
+	Name               string
+	// Scopes must not be empty.
+	Scopes []string
+	// ExpiresAt is the expiry. For personal, group and project tokens only
+	// its date (in its own location) counts: the token dies at 00:00 UTC on
+	// that date. nil means no expiry. For OAuth tokens it is the exact
+	// instant, and nil means two hours from now.
+	ExpiresAt *time.Time
+	// Value is the secret; empty generates "glpat-" and 20 letters or digits
+	// (64 hex digits for OAuth tokens). Values must be unique.
+	Value string
+}
+
+// Token is a token as the simulator stores it. ExpiresAt is the instant the
+// token stops working (00:00 UTC of the expiry date for non-OAuth tokens).
+type Token struct {
+	ID         int
+	Value      string
+	Kind       TokenKind
+	UserID     int
+	Name       string
+	Scopes     []string
+	ExpiresAt  *time.Time
+	Revoked    bool
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// expired reports whether the token is past its expiry at now.
+func (t *Token) expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+}
+
+// clone returns a copy that shares no memory with t.
+func (t *Token) clone() Token {
+	c := *t
+	c.Scopes = slices.Clone(t.Scopes)
+	if t.ExpiresAt != nil {
+		e := *t.ExpiresAt
+		c.ExpiresAt = &e
+	}
+	if t.LastUsedAt != nil {
+		u := *t.LastUsedAt
+		c.LastUsedAt = &u
+	}
+	return c
+}
+
+// userRecord is a stored user.
+type userRecord struct {
+	User
+	createdAt time.Time
+}
+
+// tokenRecord is a stored token. appUID is the OAuth application's uid.
+type tokenRecord struct {
+	Token
+	appUID string
+}
+
+// Option configures a Sim.
+type Option func(*Sim)
+
+// WithClock makes the simulator read time from now instead of time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Sim) { s.now = now }
+}
+
+// WithRateLimit sets the /api/v4 limit in requests per minute, counted per
+// token owner (per remote IP for requests without a usable token) in
+// clock-aligned one-minute windows. 0, the default, turns throttling off and
+// leaves out the RateLimit headers, as on a self-managed instance with
+// default settings.
+func WithRateLimit(perMinute int) Option {
+	return func(s *Sim) { s.initialRate = perMinute }
+}
+
+// Sim is a simulated GitLab instance. Its methods are safe for concurrent use.
+type Sim struct {
+	now         func() time.Time
+	initialRate int
+	mux         *http.ServeMux
+
+	mu         sync.Mutex
+	users      map[int]*userRecord
+	tokens     map[int]*tokenRecord
+	byValue    map[string]*tokenRecord
+	nextUser   int
+	nextToken  int
+	ratePerMin int
+	windows    map[string]*window
+	faults     []Fault
+	counts     map[string]int
+}
+
+// New returns an empty simulator: no users, no tokens, no faults.
+func New(opts ...Option) *Sim {
+	s := &Sim{now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.mux = s.routes()
+	s.Reset()
+	return s
+}
+
+// ServeHTTP answers GitLab API, OAuth and control requests.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Reset forgets every user, token, fault, rate limit window and request
+// count, restarts IDs at 1 and restores the rate limit given to New.
+func (s *Sim) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users = map[int]*userRecord{}
+	s.tokens = map[int]*tokenRecord{}
+	s.byValue = map[string]*tokenRecord{}
+	s.nextUser, s.nextToken = 1, 1
+	s.ratePerMin = s.initialRate
+	s.windows = map[string]*window{}
+	s.faults = nil
+	s.counts = map[string]int{}
+}
+
+// AddUser creates a user and returns it.
+func (s *Sim) AddUser(username, name string, bot bool) User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addUserLocked(username, name, bot).User
+}
+
+func (s *Sim) addUserLocked(username, name string, bot bool) *userRecord {
+	u := &userRecord{
+		User:      User{ID: s.nextUser, Username: username, Name: name, Bot: bot},
+		createdAt: s.now().UTC(),
+	}
+	s.nextUser++
+	s.users[u.ID] = u
+	return u
+}
+
+// AddToken creates a token as described by spec and returns it with its
+// value. It fails for an unknown kind or owner, a missing group or project
+// ID, empty scopes, or a value already in use; nothing is stored then.
+func (s *Sim) AddToken(spec TokenSpec) (Token, error) {
+	if spec.Kind == "" {
+		spec.Kind = KindPersonal
+	}
+	if len(spec.Scopes) == 0 {
+		return Token{}, errors.New("add token: scopes must not be empty")
+	}
+	value := spec.Value
+	if value == "" {
+		value = newValue(spec.Kind)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UTC()
+	if _, dup := s.byValue[value]; dup {
+		return Token{}, errors.New("add token: value already in use")
+	}
+
+	var owner *userRecord
+	switch spec.Kind {
+	case KindPersonal, KindOAuth:
+		if spec.UserID == 0 {
+			owner = s.addUserLocked(fmt.Sprintf("user%d", s.nextUser), fmt.Sprintf("User %d", s.nextUser), false)
+		} else if owner = s.users[spec.UserID]; owner == nil {
+			return Token{}, fmt.Errorf("add token: user %d: %w", spec.UserID, errNotFound)
+		}
+	case KindGroup, KindProject:
+		id := spec.GroupID
+		if spec.Kind == KindProject {
+			id = spec.ProjectID
+		}
+		if id <= 0 {
+			return Token{}, fmt.Errorf("add token: a %s token needs a positive %s_id", spec.Kind, spec.Kind)
+		}
+		name := spec.Name
+		if name == "" {
+			name = fmt.Sprintf("%s %d bot", spec.Kind, id)
+		}
+		owner = s.addUserLocked(fmt.Sprintf("%s_%d_bot_%s", spec.Kind, id, randomHex(4)), name, true)
+	default:
+		return Token{}, fmt.Errorf("add token: unknown kind %q", spec.Kind)
+	}
+
+	t := &tokenRecord{Token: Token{
+		ID:        s.nextToken,
+		Value:     value,
+		Kind:      spec.Kind,
+		UserID:    owner.ID,
+		Name:      spec.Name,
+		Scopes:    slices.Clone(spec.Scopes),
+		CreatedAt: now,
+	}}
+	switch {
+	case spec.Kind == KindOAuth && spec.ExpiresAt == nil:
+		e := now.Add(oauthLifetime)
+		t.ExpiresAt = &e
+	case spec.Kind == KindOAuth:
+		e := spec.ExpiresAt.UTC()
+		t.ExpiresAt = &e
+	case spec.ExpiresAt != nil:
+		y, m, d := spec.ExpiresAt.Date()
+		e := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		t.ExpiresAt = &e
+	}
+	if spec.Kind == KindOAuth {
+		t.appUID = randomHex(32)
+	}
+	s.nextToken++
+	s.tokens[t.ID] = t
+	s.byValue[t.Value] = t
+	return t.clone(), nil
+}
+
+// RevokeToken revokes a token. Revoking twice is harmless. It fails only
+// for an unknown ID.
+func (s *Sim) RevokeToken(id int) error {
+	_, err := s.updateToken(id, func(t *Token, _ time.Time) { t.Revoked = true })
+	return err
+}
+
+// ExpireToken moves a token's expiry to yesterday (UTC date), so it is
+// expired from now on. It fails only for an unknown ID.
+func (s *Sim) ExpireToken(id int) error {
+	_, err := s.updateToken(id, expireYesterday)
+	return err
+}
+
+func expireYesterday(t *Token, now time.Time) {
+	y, m, d := now.UTC().AddDate(0, 0, -1).Date()
+	e := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	t.ExpiresAt = &e
+}
+
+// updateToken applies change to the token with the given ID and returns a
+// copy of the result.
+func (s *Sim) updateToken(id int, change func(*Token, time.Time)) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[id]
+	if t == nil {
+		return Token{}, fmt.Errorf("token %d: %w", id, errNotFound)
+	}
+	change(&t.Token, s.now())
+	return t.clone(), nil
+}
+
+// SetRateLimit changes the limit in requests per minute; 0 turns throttling
+// off. Counts already made in the current window are kept.
+func (s *Sim) SetRateLimit(perMinute int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ratePerMin = perMinute
+}
+
+// RequestCounts returns how many requests reached each GitLab route, keyed
+// "METHOD /route/pattern" (for example "GET /api/v4/user"). Faulted,
+// throttled and rejected requests count too. Paths under /api/v4 that match
+// no route count under "METHOD /api/v4/*".
+func (s *Sim) RequestCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newValue generates a token value of the given kind.
+func newValue(kind TokenKind) string {
+	if kind == KindOAuth {
+		return randomHex(32)
+	}
+	b := make([]byte, 20)
+	rand.Read(b) // Never fails since Go 1.24.
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	return "glpat-" + string(b)
+}
+
+// randomHex returns n random bytes as 2n hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // Never fails since Go 1.24.
+	return hex.EncodeToString(b)
+}
