@@ -38,7 +38,7 @@ func run() error {
 	cursor := flag.String("cursor", "", "continuation cursor from a previous page")
 	flag.Parse()
 	if tok := os.Getenv("TOKEN"); tok != "" && *hash == "" {
-		*hash = gitpulse.Secret(tok).Hash()
+		*hash = gitpulse.NewSecret(tok).Hash()
 	}
 	if *hash == "" {
 		return fmt.Errorf("give HASH=sha256:... or TOKEN=<token value>")

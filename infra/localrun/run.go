@@ -142,7 +142,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
 	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n\n",
-		base, base, simHint, gitpulse.Secret(token.Token).Hash())
+		base, base, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
