@@ -9,15 +9,16 @@ ARTIFACTS_DIR ?= bin/$(FUNCTION)
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := bin/aws-lambda-rie
 
-# Function directory -> SAM logical id. Add a line when a function does real work.
-FUNCTIONS := api
-LOGICAL_api := ApiFunction
+# Functions (directories under functions/) and their SAM logical ids. Add a
+# pair when a function does real work.
+FUNCTIONS := api token-check
+DIR_ApiFunction := api
+DIR_TokenCheckFunction := token-check
 
 .PHONY: help build lint test run invoke-% build-% clean fmt
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  build-<LogicalId>       Build one function for sam build (ARTIFACTS_DIR=...), e.g. build-ApiFunction."
 	@echo "Variables: GOARCH (default arm64), EVENT (for invoke-*), PORT (for run, default 8000)."
 
 build: ## Build every function to bin/<name>/bootstrap (linux/$GOARCH, stripped).
@@ -26,8 +27,9 @@ build: ## Build every function to bin/<name>/bootstrap (linux/$GOARCH, stripped)
 	  printf '%-16s %s bytes\n' "$$f" "$$(stat -c %s bin/$$f/bootstrap)"; \
 	done
 
-build-ApiFunction: ## sam build entry point: writes $(ARTIFACTS_DIR)/bootstrap.
-	$(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+build-%: ## sam build entry point for a logical id (build-ApiFunction, build-TokenCheckFunction): writes $(ARTIFACTS_DIR)/bootstrap.
+	@test -n "$(DIR_$*)" || { echo "unknown function $*; known: $(foreach f,$(filter DIR_%,$(.VARIABLES)),$(f:DIR_%=%))"; exit 2; }
+	$(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(DIR_$*)
 
 fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')

@@ -113,12 +113,20 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 	os.Setenv(config.EnvDataTable, res.DataTable)
 	os.Setenv(config.EnvAuditTable, res.AuditTable)
+	os.Setenv(config.EnvAlertTopicARN, res.AlertTopicARN)
 	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
 	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN)
 	if err := writeEnvFile(); err != nil {
 		return err
 	}
+
+	// The token check once at start, as the daily schedule runs it.
+	checker, err := platform.New(ctx, "token-check", config.EnvDataTable, config.EnvAlertTopicARN)
+	if err != nil {
+		return err
+	}
+	printTokenCheck(ctx, out, checker)
 
 	// The API, the same handler the api Lambda serves.
 	p, err := platform.New(ctx, "api", config.EnvDataTable)
@@ -155,6 +163,32 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// printTokenCheck runs the token check and prints its summary.
+func printTokenCheck(ctx context.Context, out io.Writer, p *platform.Platform) {
+	checkCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	sum, err := p.TokenCheck().Run(checkCtx)
+	p.Flush(checkCtx)
+	fmt.Fprintf(out, "Token check: %d checked, %d critical, %d warning, %d alerts published\n", sum.Checked, sum.Critical, sum.Warning, sum.Alerts)
+	for _, t := range sum.Tokens {
+		days := "no expiry"
+		if t.DaysLeft != nil {
+			days = fmt.Sprintf("%d days left", *t.DaysLeft)
+		}
+		worst := string(t.Worst)
+		if worst == "" {
+			worst = "ok"
+		}
+		fmt.Fprintf(out, "  %-24s %-9s %-14s %s\n", t.Name, t.Kind, days, worst)
+		for _, f := range t.Findings {
+			fmt.Fprintf(out, "    [%s] %s\n", f.Severity, f.Message)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "  alerting failed: %v\n", err)
+	}
 }
 
 // acquireLock refuses a second `make run` while one is running.
@@ -203,7 +237,7 @@ func script(args ...string) (string, error) {
 // It holds no token: functions read it from the local secret.
 func writeEnvFile() error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvTokenSecretARN} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
 	return os.WriteFile(envFile, []byte(b.String()), 0o600)

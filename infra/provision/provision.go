@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/gitpulse/gitpulse/shared/secrets"
@@ -28,11 +29,12 @@ type Names struct {
 	DataTable   string
 	AuditTable  string
 	TokenSecret string
+	AlertTopic  string
 }
 
 // NamesFor returns the resource names under prefix (e.g. "gitpulse-local").
 func NamesFor(prefix string) Names {
-	return Names{DataTable: prefix + "-data", AuditTable: prefix + "-audit", TokenSecret: prefix + "/gitlab-token"}
+	return Names{DataTable: prefix + "-data", AuditTable: prefix + "-audit", TokenSecret: prefix + "/gitlab-token", AlertTopic: prefix + "-alerts"}
 }
 
 // Resources are what Provision created or found.
@@ -40,17 +42,19 @@ type Resources struct {
 	Names
 	// TokenSecretARN is set when a token secret was provisioned.
 	TokenSecretARN string
+	AlertTopicARN  string
 }
 
 // Clients are the AWS clients provisioning uses.
 type Clients struct {
 	DynamoDB       *dynamodb.Client
 	SecretsManager *secretsmanager.Client
+	SNS            *sns.Client
 }
 
 // NewClients builds the clients from an AWS configuration.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}
 }
 
 // Provision creates the tables, and, when token is non-nil, the token
@@ -72,6 +76,11 @@ func Provision(ctx context.Context, c Clients, n Names, token *secrets.TokenSecr
 	}); err != nil && !strings.Contains(err.Error(), "already enabled") {
 		return res, fmt.Errorf("enable TTL on %s: %w", n.AuditTable, err)
 	}
+	topic, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(n.AlertTopic)})
+	if err != nil {
+		return res, fmt.Errorf("create topic %s: %w", n.AlertTopic, err)
+	}
+	res.AlertTopicARN = aws.ToString(topic.TopicArn)
 	if token != nil {
 		arn, err := putSecret(ctx, c.SecretsManager, n.TokenSecret, *token)
 		if err != nil {

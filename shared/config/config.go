@@ -36,6 +36,12 @@ const (
 	EnvHealthCacheTTL    = "HEALTH_CACHE_TTL"
 	EnvAuditTable        = "AUDIT_TABLE"
 	EnvAuditRetention    = "AUDIT_RETENTION_DAYS"
+	EnvAlertTopicARN     = "ALERT_TOPIC_ARN"
+	EnvAlertRepeat       = "ALERT_REPEAT_INTERVAL"
+	EnvWarningDays       = "TOKEN_WARNING_DAYS"
+	EnvCriticalDays      = "TOKEN_CRITICAL_DAYS"
+	EnvMaxLifetimeDays   = "TOKEN_MAX_LIFETIME_DAYS"
+	EnvSelfRotation      = "TOKEN_SELF_ROTATION"
 )
 
 // Config is everything a GitPulse function reads from its environment.
@@ -57,6 +63,15 @@ type Config struct {
 	AuditTable string
 	// AuditRetention is how long audit items live (DynamoDB TTL).
 	AuditRetention time.Duration
+	// AlertTopicARN is the SNS topic token alerts go to.
+	AlertTopicARN string
+	// AlertRepeat is how long an unchanged finding stays quiet.
+	AlertRepeat time.Duration
+	// Token policy: expiry windows, longest lifetime, self-rotation.
+	WarningDays     int
+	CriticalDays    int
+	MaxLifetimeDays int
+	SelfRotation    bool
 }
 
 // TokenSources holds the first configured token source, in the order
@@ -89,6 +104,15 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 		DataTable:         l.tableName(EnvDataTable),
 		AuditTable:        l.tableName(EnvAuditTable),
 		AuditRetention:    time.Duration(l.intRange(EnvAuditRetention, 90, 1, 3650)) * 24 * time.Hour,
+	}
+	cfg.AlertTopicARN = l.topicARN(EnvAlertTopicARN)
+	cfg.AlertRepeat = l.duration(EnvAlertRepeat, 24*time.Hour)
+	cfg.WarningDays = l.intRange(EnvWarningDays, 30, 1, 365)
+	cfg.CriticalDays = l.intRange(EnvCriticalDays, 7, 0, 365)
+	cfg.MaxLifetimeDays = l.intRange(EnvMaxLifetimeDays, 180, 0, 3650)
+	cfg.SelfRotation = l.boolean(EnvSelfRotation)
+	if cfg.CriticalDays > cfg.WarningDays {
+		l.fail(EnvCriticalDays, "%d is more than %s (%d); the critical window must lie inside the warning window", cfg.CriticalDays, EnvWarningDays, cfg.WarningDays)
 	}
 	cfg.Tokens = l.tokens()
 	for _, name := range required {
@@ -153,6 +177,31 @@ func (l *loader) intRange(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (l *loader) boolean(name string) bool {
+	v, ok := l.get(name)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(name, "%q is not true or false", v)
+	}
+	return b
+}
+
+var topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
+
+func (l *loader) topicARN(name string) string {
+	v, ok := l.get(name)
+	if !ok {
+		return ""
+	}
+	if !topicARNPattern.MatchString(v) {
+		l.fail(name, "%q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", v)
+	}
+	return v
 }
 
 func (l *loader) duration(name string, def time.Duration) time.Duration {

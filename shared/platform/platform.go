@@ -8,21 +8,26 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
 	"github.com/gitpulse/gitpulse/shared/secrets"
+	"github.com/gitpulse/gitpulse/shared/tokencheck"
+	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
 // Platform is a function's shared wiring.
@@ -157,4 +162,50 @@ func (p *Platform) HealthChecker() *health.Checker {
 		checker.Tokens = append(checker.Tokens, health.Token{Name: t.Name, Source: t.Source, Kind: t.Kind, Client: t.Client})
 	}
 	return checker
+}
+
+// TokenTargets returns the configured tokens for the token check, each
+// with its own single-token client and, for Secrets Manager sources, a
+// reader of the secret's rotation settings.
+func (p *Platform) TokenTargets() []tokens.Target {
+	store := secrets.Store{API: secretsmanager.NewFromConfig(p.AWS)}
+	var targets []tokens.Target
+	for _, t := range p.Tokens {
+		target := tokens.Target{Name: t.Name, Source: t.Source, Provider: t.Provider, Client: t.Client}
+		if arn, ok := strings.CutPrefix(t.Source, "secret:"); ok {
+			target.Rotation = func(ctx context.Context) (tokens.Rotation, error) {
+				info, err := store.Rotation(ctx, arn)
+				return tokens.Rotation{Enabled: info.Enabled, LastRotated: info.LastRotated, EveryDays: info.EveryDays}, err
+			}
+		}
+		targets = append(targets, target)
+	}
+	return targets
+}
+
+// Policy returns the token policy from the configuration.
+func (p *Platform) Policy() tokens.Policy {
+	policy := tokens.DefaultPolicy()
+	policy.WarningDays = p.Config.WarningDays
+	policy.CriticalDays = p.Config.CriticalDays
+	policy.MaxLifetimeDays = p.Config.MaxLifetimeDays
+	policy.Environment = p.Config.Environment
+	policy.SelfRotation = p.Config.SelfRotation
+	return policy
+}
+
+// TokenCheck returns the daily token check, alerting to the configured
+// topic with its state in the data table.
+func (p *Platform) TokenCheck() *tokencheck.Runner {
+	return &tokencheck.Runner{
+		Targets: p.TokenTargets(),
+		Policy:  p.Policy(),
+		Notifier: &alerts.Notifier{
+			SNS: sns.NewFromConfig(p.AWS), TopicARN: p.Config.AlertTopicARN,
+			DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable,
+			Repeat: p.Config.AlertRepeat, Environment: p.Config.Environment, Now: p.Now,
+		},
+		Logger: p.Logger,
+		Now:    p.Now,
+	}
 }

@@ -30,6 +30,7 @@ const (
 // API is the part of the Secrets Manager client this package uses.
 type API interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
 // Store reads token secrets.
@@ -71,6 +72,47 @@ func (s Store) Read(ctx context.Context, arn, stage string) (Version, error) {
 		return Version{}, err
 	}
 	return Version{ID: aws.ToString(out.VersionId), Token: tok}, nil
+}
+
+// RotationInfo is a secret's rotation configuration.
+type RotationInfo struct {
+	Enabled     bool
+	LastRotated *time.Time // nil: never rotated
+	EveryDays   int        // 0: unknown (a cron schedule, or none)
+}
+
+// Rotation describes arn's rotation settings (DescribeSecret). Errors are
+// classified as Read's are.
+func (s Store) Rotation(ctx context.Context, arn string) (RotationInfo, error) {
+	out, err := s.API.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return RotationInfo{}, classify(err, "describe secret "+arn)
+	}
+	info := RotationInfo{Enabled: aws.ToBool(out.RotationEnabled), LastRotated: out.LastRotatedDate}
+	if r := out.RotationRules; r != nil {
+		if r.AutomaticallyAfterDays != nil {
+			info.EveryDays = int(*r.AutomaticallyAfterDays)
+		} else if n, ok := rateDays(aws.ToString(r.ScheduleExpression)); ok {
+			info.EveryDays = n
+		}
+	}
+	return info, nil
+}
+
+// rateDays reads "rate(N days)" (or hours, rounded up to days).
+func rateDays(expr string) (int, bool) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(expr, "rate(%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0, false
+	}
+	switch strings.TrimSuffix(unit, ")") {
+	case "day", "days":
+		return n, true
+	case "hour", "hours":
+		return (n + 23) / 24, true
+	}
+	return 0, false
 }
 
 func classify(err error, what string) error {

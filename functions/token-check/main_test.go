@@ -1,0 +1,161 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	"github.com/gitpulse/gitpulse/infra/testenv"
+	"github.com/gitpulse/gitpulse/shared/tokencheck"
+)
+
+// TestTokenCheckUnderEmulator runs the real token-check bootstrap under the
+// Runtime Interface Emulator against moto and the simulator with six
+// tokens, reads what it published through an SQS queue subscribed to the
+// topic, and runs it again the same day: nothing new is published.
+func TestTokenCheckUnderEmulator(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	res := testenv.Provision(t, cfg, nil)
+	inbox := testenv.Subscribe(t, cfg, res.AlertTopicARN)
+
+	now := time.Now().UTC()
+	days := func(n int) *time.Time { d := now.AddDate(0, 0, n); return &d }
+	read := []string{"read_api", "read_repository"}
+	specs := []struct {
+		name string
+		spec sim.TokenSpec
+		kind string
+	}{
+		{"five-days", sim.TokenSpec{Scopes: read, ExpiresAt: days(5)}, ""},
+		{"twenty-days", sim.TokenSpec{Scopes: read, ExpiresAt: days(20)}, ""},
+		{"long-lived", sim.TokenSpec{Scopes: read, ExpiresAt: days(200)}, ""},
+		{"revoked", sim.TokenSpec{Scopes: read, ExpiresAt: days(90)}, ""},
+		{"over-scoped", sim.TokenSpec{Scopes: []string{"api", "write_repository", "read_repository"}, ExpiresAt: days(90)}, ""},
+		{"oauth", sim.TokenSpec{Kind: sim.KindOAuth, Scopes: read}, "oauth"},
+	}
+	var entries []map[string]string
+	var values []string
+	for _, sp := range specs {
+		sp.spec.Name = sp.name
+		tok, err := s.AddToken(sp.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", sp.name, err)
+		}
+		if sp.name == "revoked" {
+			if err := s.RevokeToken(tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := map[string]string{"name": sp.name, "token": tok.Value, "url": url}
+		if sp.kind != "" {
+			e["kind"] = sp.kind
+		}
+		entries = append(entries, e)
+		values = append(values, tok.Value)
+	}
+	tokensJSON, _ := json.Marshal(entries)
+
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-check"), append(testenv.AWSEnv(t),
+		"DATA_TABLE="+res.DataTable,
+		"AUDIT_TABLE="+res.AuditTable,
+		"ALERT_TOPIC_ARN="+res.AlertTopicARN,
+		"GITLAB_TOKENS="+string(tokensJSON),
+		"TOKEN_MAX_LIFETIME_DAYS=365",
+		"ENVIRONMENT=dev",
+	))
+	event := testenv.ReadEvent(t, "token-check-schedule.json")
+
+	first := invoke(t, fn, event)
+	if first.Checked != 6 {
+		t.Fatalf("got %d tokens checked, want 6", first.Checked)
+	}
+	wantWorst := map[string]string{
+		"five-days": "critical", "twenty-days": "warning", "long-lived": "",
+		"revoked": "critical", "over-scoped": "warning", "oauth": "info",
+	}
+	for _, ts := range first.Tokens {
+		if got := string(ts.Worst); got != wantWorst[ts.Name] {
+			t.Errorf("token %s: got worst %q, want %q (findings %+v)", ts.Name, got, wantWorst[ts.Name], ts.Findings)
+		}
+	}
+	if first.Tokens[0].DaysLeft == nil || *first.Tokens[0].DaysLeft != 4 {
+		t.Errorf("five-days: got days_left %v, want 4 (the 5th day is the expiry date)", first.Tokens[0].DaysLeft)
+	}
+
+	got := inbox.Drain(t)
+	wantSubjects := []string{
+		"GitPulse: GitLab token 'five-days' expires in 4 days",
+		"GitPulse: GitLab token 'over-scoped' has more scope than GitPulse needs",
+		"GitPulse: GitLab token 'revoked' was revoked",
+		"GitPulse: GitLab token 'twenty-days' expires in 19 days",
+	}
+	var subjects []string
+	for _, n := range got {
+		subjects = append(subjects, n.Subject)
+		name := n.MessageAttributes["token_name"].Value
+		sev := n.MessageAttributes["severity"].Value
+		if sev != wantWorst[name] {
+			t.Errorf("message for %s: got severity attribute %q, want %q", name, sev, wantWorst[name])
+		}
+		for _, want := range []string{"Findings:", "Token hash:   sha256:", "What to do:", "Lives in:     GITLAB_TOKENS["} {
+			if !strings.Contains(n.Message, want) {
+				t.Errorf("message for %s lacks %q:\n%s", name, want, n.Message)
+			}
+		}
+	}
+	sort.Strings(subjects)
+	if fmt.Sprint(subjects) != fmt.Sprint(wantSubjects) {
+		t.Errorf("got subjects\n%s\nwant\n%s", strings.Join(subjects, "\n"), strings.Join(wantSubjects, "\n"))
+	}
+	if first.Alerts != 4 {
+		t.Errorf("got alerts_sent %d, want 4", first.Alerts)
+	}
+
+	for _, n := range got {
+		t.Logf("%s\n%s", n.Subject, n.Message)
+	}
+	second := invoke(t, fn, event)
+	if second.Alerts != 0 {
+		t.Errorf("second run: got alerts_sent %d, want 0", second.Alerts)
+	}
+	if again := inbox.Drain(t); len(again) != 0 {
+		t.Errorf("second run published %d messages, want none: %+v", len(again), again)
+	}
+
+	// Nothing the function produced holds a token value.
+	raw, _ := json.Marshal(got)
+	testenv.AssertNoSecret(t, "SNS messages", string(raw), values...)
+	testenv.AssertNoSecret(t, "function output and logs", fn.Output.String(), values...)
+	if !strings.Contains(fn.Output.String(), `"message":"token check"`) {
+		t.Errorf("no structured summary line in the log")
+	}
+}
+
+func invoke(t *testing.T, fn *testenv.Lambda, event []byte) tokencheck.Summary {
+	t.Helper()
+	raw := fn.Invoke(t, event)
+	testenv.AssertNoSecret(t, "summary", string(raw))
+	var sum tokencheck.Summary
+	if err := json.Unmarshal(raw, &sum); err != nil || sum.Checked == 0 {
+		t.Fatalf("got %s, want a token check summary", raw)
+	}
+	return sum
+}
+
+func TestMalformedEventIsRejected(t *testing.T) {
+	for _, raw := range []string{`[1,2]`, `{"task":"sync"}`, `"x"`} {
+		if _, err := tokencheck.ParseEvent([]byte(raw)); err == nil || !strings.Contains(err.Error(), "event:") {
+			t.Errorf("ParseEvent(%s): got %v, want an error naming the event", raw, err)
+		}
+	}
+	for _, raw := range []string{``, `null`, `{}`, `{"task":"token-check","source":"gitpulse.schedule"}`} {
+		if _, err := tokencheck.ParseEvent([]byte(raw)); err != nil {
+			t.Errorf("ParseEvent(%s): got %v, want none", raw, err)
+		}
+	}
+}

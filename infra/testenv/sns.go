@@ -1,0 +1,76 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Notification is an SNS message as an SQS subscriber receives it.
+type Notification struct {
+	Subject           string `json:"Subject"`
+	Message           string `json:"Message"`
+	MessageAttributes map[string]struct {
+		Type  string `json:"Type"`
+		Value string `json:"Value"`
+	} `json:"MessageAttributes"`
+}
+
+// Inbox is an SQS queue subscribed to an SNS topic: the way to read what
+// was published on moto.
+type Inbox struct {
+	sqs *sqs.Client
+	url string
+}
+
+// Subscribe creates a queue subscribed to topicARN.
+func Subscribe(tb testing.TB, cfg aws.Config, topicARN string) *Inbox {
+	tb.Helper()
+	ctx := context.Background()
+	q := sqs.NewFromConfig(cfg)
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(Prefix(tb) + "-inbox")})
+	if err != nil {
+		tb.Fatalf("create queue: %v", err)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		tb.Fatalf("queue attributes: %v", err)
+	}
+	if _, err := sns.NewFromConfig(cfg).Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn: aws.String(topicARN), Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"]),
+	}); err != nil {
+		tb.Fatalf("subscribe: %v", err)
+	}
+	return &Inbox{sqs: q, url: aws.ToString(out.QueueUrl)}
+}
+
+// Drain returns every notification waiting in the queue, waiting up to a
+// second for stragglers.
+func (in *Inbox) Drain(tb testing.TB) []Notification {
+	tb.Helper()
+	var got []Notification
+	for {
+		out, err := in.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(in.url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+		})
+		if err != nil {
+			tb.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			return got
+		}
+		for _, m := range out.Messages {
+			var n Notification
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &n); err != nil {
+				tb.Fatalf("not an SNS notification: %s", aws.ToString(m.Body))
+			}
+			got = append(got, n)
+			_, _ = in.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(in.url), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+}

@@ -1,0 +1,125 @@
+// Package tokencheck is the daily token check: introspect every configured
+// GitLab token, evaluate it under the deployment's policy, alert on what
+// needs attention, and summarise.
+package tokencheck
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gitpulse/gitpulse/shared/alerts"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/tokens"
+)
+
+// Event is the scheduled event's input (the schedule's explicit Input).
+type Event struct {
+	Task string `json:"task"`
+}
+
+// ParseEvent validates the raw event: empty or a JSON object whose task,
+// when given, is "token-check".
+func ParseEvent(raw json.RawMessage) (Event, error) {
+	var e Event
+	if len(raw) == 0 || string(raw) == "null" {
+		return e, nil
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return e, gitpulse.Errorf(gitpulse.EINVALID, "event: must be a JSON object such as {\"task\":\"token-check\"} (%s)", err)
+	}
+	if e.Task != "" && e.Task != "token-check" {
+		return e, gitpulse.Errorf(gitpulse.EINVALID, "event: task %q is not \"token-check\"", e.Task)
+	}
+	return e, nil
+}
+
+// Runner runs the check.
+type Runner struct {
+	Targets  []tokens.Target
+	Policy   tokens.Policy
+	Notifier *alerts.Notifier
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Summary is the outcome of one run. It holds hashes, never token values.
+type Summary struct {
+	CheckedAt time.Time      `json:"checked_at"`
+	Checked   int            `json:"checked"`
+	Critical  int            `json:"critical"`
+	Warning   int            `json:"warning"`
+	Alerts    int            `json:"alerts_sent"`
+	Tokens    []TokenSummary `json:"tokens"`
+}
+
+// TokenSummary is one token's line in the summary.
+type TokenSummary struct {
+	Name      string             `json:"name"`
+	Source    string             `json:"source"`
+	Hash      string             `json:"token_hash,omitempty"`
+	Kind      gitpulse.TokenKind `json:"kind,omitempty"`
+	Scopes    []string           `json:"scopes,omitempty"`
+	ExpiresAt *time.Time         `json:"expires_at"`
+	DaysLeft  *int               `json:"days_left,omitempty"`
+	Worst     tokens.Severity    `json:"worst,omitempty"`
+	Findings  []tokens.Finding   `json:"findings"`
+	Alerted   bool               `json:"alerted"`
+}
+
+// Handle is the Lambda handler: it validates the scheduled event and runs
+// the check. Repeating it the same day alerts nothing new (see
+// alerts.Notifier), so a retried invocation is safe.
+func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	if _, err := ParseEvent(raw); err != nil {
+		return Summary{}, err
+	}
+	return r.Run(ctx)
+}
+
+// Run checks every token, publishes the alerts that are due and returns
+// the summary, also logged as one structured line. Alerting failures are
+// returned after the summary is complete; a token that cannot be read is a
+// critical finding, not an error.
+func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	now := r.Now()
+	reports := tokens.Check(ctx, r.Targets, r.Policy, now)
+	sent, alertErr := r.Notifier.Notify(ctx, reports)
+	alerted := map[string]bool{}
+	for _, s := range sent {
+		alerted[s.Token] = true
+	}
+	sum := Summary{CheckedAt: now.UTC(), Checked: len(reports), Alerts: len(sent)}
+	for _, rep := range reports {
+		st := rep.Status
+		ts := TokenSummary{Name: st.Name, Source: st.Source, Hash: st.Hash, Kind: st.Kind, Scopes: st.Scopes,
+			ExpiresAt: st.ExpiresAt, Worst: rep.Worst(), Findings: rep.Findings, Alerted: alerted[st.Name]}
+		if ts.Findings == nil {
+			ts.Findings = []tokens.Finding{}
+		}
+		if st.ExpiresAt != nil && st.Kind != gitpulse.KindOAuth {
+			d := tokens.DaysLeft(now, *st.ExpiresAt)
+			ts.DaysLeft = &d
+		}
+		switch ts.Worst {
+		case tokens.SeverityCritical:
+			sum.Critical++
+		case tokens.SeverityWarning:
+			sum.Warning++
+		}
+		sum.Tokens = append(sum.Tokens, ts)
+	}
+	r.Logger.InfoContext(ctx, "token check", "summary", sum)
+	for _, ts := range sum.Tokens {
+		if ts.DaysLeft != nil {
+			// Embedded-metric-format-ready line: days to expiry per token.
+			r.Logger.InfoContext(ctx, "token days to expiry", "metric", "TokenDaysToExpiry", "token", ts.Name, "token_hash", ts.Hash, "value", *ts.DaysLeft)
+		}
+	}
+	if alertErr != nil {
+		return sum, fmt.Errorf("token check: %w", alertErr)
+	}
+	return sum, nil
+}
