@@ -46,9 +46,10 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 		failed := gitpulse.NewSecret(sent).Hash()
 		candidates, ferr := fb.Fallbacks(req.Context(), failed)
 		if ferr != nil {
-			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and no fallback could be read",
-				"token_hash", failed, "error", ferr.Error())
-			return resp, nil
+			// Try what could be read: a readable AWSPENDING must not be
+			// dropped because AWSPREVIOUS could not be read.
+			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and some fallbacks could not be read",
+				"token_hash", failed, "candidates", len(candidates), "error", ferr.Error())
 		}
 		for _, cand := range candidates {
 			if cand.Value.Reveal() == sent {

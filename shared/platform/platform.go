@@ -95,7 +95,8 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 		}
 	}
 	if len(cfg.Tokens.Static) > 0 {
-		working = gitlab.NewTokenList(cfg.Tokens.Static, cfg.TokenCacheTTL, p.Now)
+		// After a fallback, the primary is tried again every 5 minutes.
+		working = gitlab.NewTokenList(cfg.Tokens.Static, 5*time.Minute, p.Now)
 	}
 	if p.GitLab, err = p.NewGitLabClient(working, false); err != nil {
 		return nil, err

@@ -47,6 +47,58 @@ type TokenSecret struct {
 	GroupID   int    `json:"groupId,omitempty"`
 	ProjectID int    `json:"projectId,omitempty"`
 	Name      string `json:"name,omitempty"`
+	// Rotation configures GitPulse's rotation of this secret; absent: the
+	// token rotates itself every rotation with a 90-day lifetime.
+	Rotation *RotationConfig `json:"rotation,omitempty"`
+	// Scopes and ExpiresAt are written by the rotation into a new version:
+	// what testSecret expects the new token to have.
+	Scopes    []string `json:"scopes,omitempty"`
+	ExpiresAt string   `json:"expiresAt,omitempty"`
+}
+
+// Rotation strategies.
+const (
+	StrategySelf  = "self"
+	StrategyAdmin = "admin"
+)
+
+// RotationConfig is a token secret's rotation settings.
+type RotationConfig struct {
+	// Strategy is "self" (the token rotates itself) or "admin" (a token
+	// in AdminSecretARN creates the new one and revokes the old).
+	Strategy       string `json:"strategy,omitempty"`
+	AdminSecretARN string `json:"adminSecretArn,omitempty"`
+	// DaysToExpiry is the new token's lifetime, 1 to 365 (larger values
+	// are capped at 365); default 90.
+	DaysToExpiry int `json:"daysToExpiry,omitempty"`
+}
+
+// Kind is the token kind the secret's fields say: group, project or
+// personal.
+func (t TokenSecret) Kind() gitpulse.TokenKind {
+	switch {
+	case t.GroupID != 0:
+		return gitpulse.KindGroup
+	case t.ProjectID != 0:
+		return gitpulse.KindProject
+	default:
+		return gitpulse.KindPersonal
+	}
+}
+
+// Settings returns the rotation settings with defaults filled in.
+func (t TokenSecret) Settings() RotationConfig {
+	c := RotationConfig{Strategy: StrategySelf, DaysToExpiry: 90}
+	if t.Rotation != nil {
+		if t.Rotation.Strategy != "" {
+			c.Strategy = t.Rotation.Strategy
+		}
+		c.AdminSecretARN = t.Rotation.AdminSecretARN
+		if t.Rotation.DaysToExpiry > 0 {
+			c.DaysToExpiry = min(t.Rotation.DaysToExpiry, 365)
+		}
+	}
+	return c
 }
 
 // Version is one version of a token secret.
@@ -60,18 +112,37 @@ type Version struct {
 // exist, EFORBIDDEN when access is denied, and EINVALID when the value is
 // not a well-formed token secret (the message names the field).
 func (s Store) Read(ctx context.Context, arn, stage string) (Version, error) {
-	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(arn),
-		VersionStage: aws.String(stage),
-	})
-	if err != nil {
-		return Version{}, classify(err, fmt.Sprintf("read secret %s (%s)", arn, stage))
-	}
-	tok, err := ParseToken(aws.ToString(out.SecretString), arn)
+	sv, err := s.ReadSecret(ctx, arn, "", stage)
 	if err != nil {
 		return Version{}, err
 	}
-	return Version{ID: aws.ToString(out.VersionId), Token: tok}, nil
+	return Version{ID: sv.ID, Token: sv.Secret.TokenFor(arn)}, nil
+}
+
+// SecretVersion is one version of a token secret, whole.
+type SecretVersion struct {
+	ID     string
+	Secret TokenSecret
+}
+
+// ReadSecret returns the version of arn that has versionID (when not
+// empty) and holds stage. Errors are classified as Read's.
+func (s Store) ReadSecret(ctx context.Context, arn, versionID, stage string) (SecretVersion, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)}
+	what := fmt.Sprintf("read secret %s (%s)", arn, stage)
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+		what = fmt.Sprintf("read secret %s (version %s, %s)", arn, versionID, stage)
+	}
+	out, err := s.API.GetSecretValue(ctx, in)
+	if err != nil {
+		return SecretVersion{}, classify(err, what)
+	}
+	ts, err := ParseSecret(aws.ToString(out.SecretString), arn)
+	if err != nil {
+		return SecretVersion{}, err
+	}
+	return SecretVersion{ID: aws.ToString(out.VersionId), Secret: ts}, nil
 }
 
 // RotationInfo is a secret's rotation configuration.
@@ -127,9 +198,32 @@ func classify(err error, what string) error {
 	return &gitpulse.Error{Code: gitpulse.EUNAVAILABLE, Message: what + ": Secrets Manager call failed", Err: err}
 }
 
-// ParseToken validates a token secret's JSON. Errors name the bad field and
-// the secret, never the token value.
+// ParseToken validates a token secret's JSON and returns the token it
+// holds. Errors name the bad field and the secret, never the token value.
 func ParseToken(value, arn string) (gitpulse.Token, error) {
+	ts, err := ParseSecret(value, arn)
+	if err != nil {
+		return gitpulse.Token{}, err
+	}
+	return ts.TokenFor(arn), nil
+}
+
+// TokenFor returns the token the secret holds, as read from arn.
+func (t TokenSecret) TokenFor(arn string) gitpulse.Token {
+	name := t.Name
+	if name == "" {
+		name = NameFromARN(arn)
+	}
+	return gitpulse.Token{
+		Name: name, Value: gitpulse.NewSecret(t.Token), URL: t.GitLabURL,
+		Source: "secret:" + arn, TokenID: t.TokenID, GroupID: t.GroupID, ProjectID: t.ProjectID,
+	}
+}
+
+// ParseSecret validates a token secret's JSON, including its rotation
+// settings, and returns it with the URL normalised and the token trimmed.
+// Errors name the bad field and the secret, never the token value.
+func ParseSecret(value, arn string) (TokenSecret, error) {
 	invalid := func(format string, args ...any) error {
 		return gitpulse.Errorf(gitpulse.EINVALID, "secret %s: %s", arn, fmt.Sprintf(format, args...))
 	}
@@ -137,32 +231,44 @@ func ParseToken(value, arn string) (gitpulse.Token, error) {
 	if err := json.Unmarshal([]byte(value), &ts); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return gitpulse.Token{}, invalid("invalid JSON at offset %d", syn.Offset)
+			return ts, invalid("invalid JSON at offset %d", syn.Offset)
 		}
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) && typ.Field != "" {
-			return gitpulse.Token{}, invalid("field %q must be a %s", typ.Field, typ.Type)
+			return ts, invalid("field %q must be a %s", typ.Field, typ.Type)
 		}
-		return gitpulse.Token{}, invalid("must be a JSON object with token, tokenId, gitlabUrl")
+		return ts, invalid("must be a JSON object with token, tokenId, gitlabUrl")
 	}
-	if strings.TrimSpace(ts.Token) == "" {
-		return gitpulse.Token{}, invalid("field \"token\" is required")
+	ts.Token = strings.TrimSpace(ts.Token)
+	if ts.Token == "" {
+		return ts, invalid("field \"token\" is required")
 	}
 	u, err := config.ParseGitLabURL(ts.GitLabURL)
 	if err != nil {
-		return gitpulse.Token{}, invalid("field \"gitlabUrl\" %s", err)
+		return ts, invalid("field \"gitlabUrl\" %s", err)
 	}
+	ts.GitLabURL = u
 	if ts.GroupID != 0 && ts.ProjectID != 0 {
-		return gitpulse.Token{}, invalid("fields \"groupId\" and \"projectId\" are exclusive (a token belongs to a group or to a project)")
+		return ts, invalid("fields \"groupId\" and \"projectId\" are exclusive (a token belongs to a group or to a project)")
 	}
-	name := ts.Name
-	if name == "" {
-		name = NameFromARN(arn)
+	if r := ts.Rotation; r != nil {
+		switch r.Strategy {
+		case "", StrategySelf:
+		case StrategyAdmin:
+			if !strings.HasPrefix(r.AdminSecretARN, "arn:") || !strings.Contains(r.AdminSecretARN, ":secretsmanager:") {
+				return ts, invalid("field \"rotation.adminSecretArn\" must be the ARN of the secret holding the admin token (strategy \"admin\")")
+			}
+			if ts.TokenID == 0 {
+				return ts, invalid("field \"tokenId\" is required with strategy \"admin\" (the old token is revoked by id)")
+			}
+		default:
+			return ts, invalid("field \"rotation.strategy\" is %q; use \"self\" or \"admin\"", r.Strategy)
+		}
+		if r.DaysToExpiry < 0 {
+			return ts, invalid("field \"rotation.daysToExpiry\" must be 1 to 365")
+		}
 	}
-	return gitpulse.Token{
-		Name: name, Value: gitpulse.NewSecret(strings.TrimSpace(ts.Token)), URL: u,
-		Source: "secret:" + arn, TokenID: ts.TokenID, GroupID: ts.GroupID, ProjectID: ts.ProjectID,
-	}, nil
+	return ts, nil
 }
 
 // NameFromARN returns the secret's friendly name from its ARN, without the
@@ -212,7 +318,12 @@ func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
 	defer p.mu.Unlock()
 	if p.current.ID == "" || p.now().Sub(p.fetched) >= p.ttl {
 		if err := p.refresh(ctx); err != nil {
-			return gitpulse.Token{}, err
+			if p.current.ID == "" {
+				return gitpulse.Token{}, err
+			}
+			// Secrets Manager is briefly unavailable: keep using the
+			// token read before rather than failing GitLab calls; the
+			// next call tries again.
 		}
 	}
 	if p.pinned != nil {
@@ -242,6 +353,10 @@ func (p *Provider) refresh(ctx context.Context) error {
 func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Another caller already found a working token: no reads needed.
+	if p.pinned != nil && p.pinned.Hash() != failed {
+		return []gitpulse.Token{*p.pinned}, nil
+	}
 	if err := p.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -249,19 +364,20 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 		return []gitpulse.Token{p.current.Token}, nil
 	}
 	var out []gitpulse.Token
+	var errs []error
 	for _, stage := range []string{StagePending, StagePrevious} {
 		v, err := p.store.Read(ctx, p.arn, stage)
 		if err != nil {
-			if gitpulse.ErrorCode(err) == gitpulse.ENOTFOUND {
-				continue
+			if gitpulse.ErrorCode(err) != gitpulse.ENOTFOUND {
+				errs = append(errs, err)
 			}
-			return out, err
+			continue
 		}
 		if v.Token.Hash() != failed {
 			out = append(out, v.Token)
 		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // Use pins tok when it is not AWSCURRENT's value.

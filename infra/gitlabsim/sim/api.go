@@ -24,10 +24,12 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// caller is the authenticated user and token of an API request.
+// caller is the authenticated user and token of an API request, and the
+// instant the request was authenticated at.
 type caller struct {
 	token Token
 	user  userRecord
+	now   time.Time
 }
 
 // access says which requests a route accepts.
@@ -79,7 +81,7 @@ func (s *Sim) api(a access, h func(http.ResponseWriter, *http.Request, caller)) 
 			if refused == nil && rate.observed <= rate.limit {
 				used := now.UTC()
 				t.LastUsedAt = &used
-				c = caller{token: t.clone(), user: *s.users[t.UserID]}
+				c = caller{token: t.clone(), user: *s.users[t.UserID], now: now}
 			}
 		}
 		s.mu.Unlock()
@@ -149,11 +151,12 @@ type patJSON struct {
 }
 
 func newPATJSON(t Token, now time.Time) patJSON {
+	revoked := t.revoked(now)
 	p := patJSON{
 		ID:        t.ID,
 		Name:      t.Name,
-		Revoked:   t.Revoked,
-		Active:    !t.Revoked && !t.expired(now),
+		Revoked:   revoked,
+		Active:    !revoked && !t.expired(now),
 		CreatedAt: t.CreatedAt.UTC().Format(timeFormat),
 		Scopes:    t.Scopes,
 		UserID:    t.UserID,
@@ -180,14 +183,16 @@ func (s *Sim) version(w http.ResponseWriter, _ *http.Request, _ caller) {
 }
 
 // selfToken answers GET /api/v4/personal_access_tokens/self. OAuth tokens
-// get 400, as in GitLab.
+// get 400, as in GitLab. It shows the token as it was when the request was
+// authenticated, so a revocation or expiry that falls due in between never
+// shows as an inactive token in a 200.
 func (s *Sim) selfToken(w http.ResponseWriter, _ *http.Request, c caller) {
 	if c.token.Kind == KindOAuth {
 		writeJSON(w, http.StatusBadRequest,
 			messageBody{"400 Bad request - This endpoint requires token type to be a personal access token"})
 		return
 	}
-	writeJSON(w, http.StatusOK, newPATJSON(c.token, s.now()))
+	writeJSON(w, http.StatusOK, newPATJSON(c.token, c.now))
 }
 
 // listUsers answers GET /api/v4/users, newest first as in GitLab, with the
@@ -252,7 +257,7 @@ func (s *Sim) tokenInfo(w http.ResponseWriter, r *http.Request) {
 	reason := "The access token is invalid"
 	switch {
 	case t == nil || t.Kind != KindOAuth:
-	case t.Revoked:
+	case t.revoked(now):
 		reason = "The access token was revoked"
 	case t.expired(now):
 		reason = "The access token expired"

@@ -102,7 +102,7 @@ func (s *Sim) lookupLocked(r *http.Request) *tokenRecord {
 // usable reports whether t authenticates a request at now: it exists, is
 // not revoked and has not expired.
 func usable(t *tokenRecord, now time.Time) bool {
-	return t != nil && !t.Revoked && !t.expired(now)
+	return t != nil && !t.revoked(now) && !t.expired(now)
 }
 
 // check returns why t may not call a route, or nil if it may. The route
@@ -112,7 +112,7 @@ func check(t *tokenRecord, now time.Time, scopes []string) *authError {
 	switch {
 	case t == nil:
 		return errUnauthorized
-	case t.Revoked:
+	case t.revoked(now):
 		return errRevoked
 	case t.expired(now):
 		return errExpired

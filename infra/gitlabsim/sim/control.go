@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ func (s *Sim) controlRoutes(m *http.ServeMux) {
 	})
 	m.HandleFunc("POST /-/sim/users", s.ctlAddUser)
 	m.HandleFunc("POST /-/sim/tokens", s.ctlAddToken)
-	m.HandleFunc("POST /-/sim/tokens/{id}/revoke", s.ctlUpdateToken(func(t *Token, _ time.Time) { t.Revoked = true }))
+	m.HandleFunc("POST /-/sim/tokens/{id}/revoke", s.ctlRevokeToken)
 	m.HandleFunc("POST /-/sim/tokens/{id}/expire", s.ctlUpdateToken(expireYesterday))
 	m.HandleFunc("PUT /-/sim/ratelimit", s.ctlRateLimit)
 	m.HandleFunc("POST /-/sim/faults", s.ctlAddFault)
@@ -76,6 +77,8 @@ type tokenJSON struct {
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt *string   `json:"expires_at"`
 	Revoked   bool      `json:"revoked"`
+	// RevokeAt is a scheduled revocation not yet due (RFC 3339, UTC).
+	RevokeAt *string `json:"revoke_at,omitempty"`
 }
 
 func newTokenJSON(t Token) tokenJSON {
@@ -87,6 +90,10 @@ func newTokenJSON(t Token) tokenJSON {
 		}
 		v := t.ExpiresAt.UTC().Format(layout)
 		j.ExpiresAt = &v
+	}
+	if t.RevokeAt != nil && !t.Revoked {
+		v := t.RevokeAt.UTC().Format(time.RFC3339Nano)
+		j.RevokeAt = &v
 	}
 	return j
 }
@@ -121,13 +128,11 @@ func (s *Sim) ctlAddToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, newTokenJSON(t))
 }
 
-// ctlUpdateToken answers the revoke and expire calls; both are safe to
-// repeat.
+// ctlUpdateToken answers the expire call; it is safe to repeat.
 func (s *Sim) ctlUpdateToken(change func(*Token, time.Time)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.Atoi(r.PathValue("id"))
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("token id: want an integer, got %q", r.PathValue("id"))})
+		id, ok := tokenID(w, r)
+		if !ok {
 			return
 		}
 		t, err := s.updateToken(id, change)
@@ -137,6 +142,51 @@ func (s *Sim) ctlUpdateToken(change func(*Token, time.Time)) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, newTokenJSON(t))
 	}
+}
+
+// tokenID reads the {id} path value; when it is not an integer it answers
+// 400 and reports false.
+func tokenID(w http.ResponseWriter, r *http.Request) (int, bool) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("token id: want an integer, got %q", r.PathValue("id"))})
+		return 0, false
+	}
+	return id, true
+}
+
+type revokeRequest struct {
+	At *string `json:"at"`
+}
+
+// ctlRevokeToken answers the revoke call. With no body (or no "at") the
+// token is revoked now; {"at":"<RFC 3339>"} schedules the revocation for
+// that instant on the simulator's clock (see RevokeTokenAt). It is safe to
+// repeat: a revocation is never undone or postponed.
+func (s *Sim) ctlRevokeToken(w http.ResponseWriter, r *http.Request) {
+	id, ok := tokenID(w, r)
+	if !ok {
+		return
+	}
+	var req revokeRequest
+	if err := decodeOptional(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	var at time.Time // the zero time: now
+	if req.At != nil {
+		var err error
+		if at, err = time.Parse(time.RFC3339, *req.At); err != nil {
+			writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("at: want an RFC 3339 time, got %q", *req.At)})
+			return
+		}
+	}
+	t, err := s.updateToken(id, revokeAt(at))
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newTokenJSON(t))
 }
 
 type rateLimitRequest struct {
@@ -200,7 +250,24 @@ func (s *Sim) ctlAddFault(w http.ResponseWriter, r *http.Request) {
 
 // decode reads one JSON object into v, refusing unknown fields.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	return decodeFrom(io.LimitReader(r.Body, 1<<20), v)
+}
+
+// decodeOptional is decode for calls whose body may be left out: an empty
+// (or all white space) body leaves v as it is.
+func decodeOptional(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return decodeFrom(bytes.NewReader(b), v)
+}
+
+func decodeFrom(rd io.Reader, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {

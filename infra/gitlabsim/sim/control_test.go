@@ -17,6 +17,7 @@ type controlToken struct {
 	Scopes    []string `json:"scopes"`
 	ExpiresAt *string  `json:"expires_at"`
 	Revoked   bool     `json:"revoked"`
+	RevokeAt  *string  `json:"revoke_at"`
 }
 
 // call sends a control request, checks the status and decodes the answer

@@ -3,10 +3,11 @@
 // A *Sim is an http.Handler. It answers GitLab routes under /api/v4 and
 // /oauth the way GitLab 17.9 does (status codes, JSON bodies, offset
 // pagination and rate limit headers), and offers a control API under /-/sim/
-// to create users and tokens, revoke or expire tokens, change the rate
-// limit, inject faults and read request counts. Every time-dependent rule
-// (expiry, rate limit windows, last use) reads the clock given to New;
-// only fault latency takes real time.
+// to create users and tokens, revoke tokens (now or at a given moment) or
+// expire them, change the rate limit, inject faults and read request
+// counts. Every time-dependent rule (expiry, scheduled revocation, rate
+// limit windows, last use) reads the clock given to New; only fault latency
+// takes real time.
 //
 // Routes: GET /api/v4/user, /api/v4/users, /api/v4/version,
 // /api/v4/personal_access_tokens, /api/v4/personal_access_tokens/self and
@@ -78,6 +79,9 @@ type TokenSpec struct {
 
 // Token is a token as the simulator stores it. ExpiresAt is the instant the
 // token stops working (00:00 UTC of the expiry date for non-OAuth tokens).
+// Revoked tells whether the token was revoked when the copy was made;
+// RevokeAt is a revocation scheduled with RevokeTokenAt, which takes effect
+// once the simulator's clock reaches it.
 type Token struct {
 	ID         int
 	Value      string
@@ -87,6 +91,7 @@ type Token struct {
 	Scopes     []string
 	ExpiresAt  *time.Time
 	Revoked    bool
+	RevokeAt   *time.Time
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 }
@@ -96,6 +101,12 @@ func (t *Token) expired(now time.Time) bool {
 	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
 }
 
+// revoked reports whether the token is revoked at now: revoked already, or
+// its scheduled revocation is due.
+func (t *Token) revoked(now time.Time) bool {
+	return t.Revoked || (t.RevokeAt != nil && !now.Before(*t.RevokeAt))
+}
+
 // clone returns a copy that shares no memory with t.
 func (t *Token) clone() Token {
 	c := *t
@@ -103,6 +114,10 @@ func (t *Token) clone() Token {
 	if t.ExpiresAt != nil {
 		e := *t.ExpiresAt
 		c.ExpiresAt = &e
+	}
+	if t.RevokeAt != nil {
+		r := *t.RevokeAt
+		c.RevokeAt = &r
 	}
 	if t.LastUsedAt != nil {
 		u := *t.LastUsedAt
@@ -286,8 +301,36 @@ func (s *Sim) AddToken(spec TokenSpec) (Token, error) {
 // RevokeToken revokes a token. Revoking twice is harmless. It fails only
 // for an unknown ID.
 func (s *Sim) RevokeToken(id int) error {
-	_, err := s.updateToken(id, func(t *Token, _ time.Time) { t.Revoked = true })
+	_, err := s.updateToken(id, revokeAt(time.Time{}))
 	return err
+}
+
+// RevokeTokenAt revokes a token at the instant at, read on the simulator's
+// clock: the token works as before until the clock reaches at, and answers
+// every request as revoked from then on (GitLab's 401 "Token was revoked").
+// An at that is not after the clock's now revokes at once, like
+// RevokeToken. A revocation is never postponed: when the token is already
+// revoked, or due to be revoked before at, the call changes nothing. It
+// fails only for an unknown ID.
+func (s *Sim) RevokeTokenAt(id int, at time.Time) error {
+	_, err := s.updateToken(id, revokeAt(at))
+	return err
+}
+
+// revokeAt returns the change that revokes a token at the instant at (at
+// once when at is not after the time of the change), keeping an earlier
+// revocation.
+func revokeAt(at time.Time) func(*Token, time.Time) {
+	return func(t *Token, now time.Time) {
+		switch {
+		case t.revoked(now):
+		case !at.After(now):
+			t.Revoked = true
+		case t.RevokeAt == nil || at.Before(*t.RevokeAt):
+			a := at.UTC()
+			t.RevokeAt = &a
+		}
+	}
 }
 
 // ExpireToken moves a token's expiry to yesterday (UTC date), so it is
@@ -304,7 +347,7 @@ func expireYesterday(t *Token, now time.Time) {
 }
 
 // updateToken applies change to the token with the given ID and returns a
-// copy of the result.
+// copy of the result as it stands at the clock's now.
 func (s *Sim) updateToken(id int, change func(*Token, time.Time)) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -312,8 +355,11 @@ func (s *Sim) updateToken(id int, change func(*Token, time.Time)) (Token, error)
 	if t == nil {
 		return Token{}, fmt.Errorf("token %d: %w", id, errNotFound)
 	}
-	change(&t.Token, s.now())
-	return t.clone(), nil
+	now := s.now()
+	change(&t.Token, now)
+	c := t.clone()
+	c.Revoked = t.revoked(now)
+	return c, nil
 }
 
 // SetRateLimit changes the limit in requests per minute; 0 turns throttling
