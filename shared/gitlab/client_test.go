@@ -28,25 +28,8 @@ const (
 // t0 is the time the fake clocks start at.
 var t0 = time.Date(2025, 3, 10, 12, 0, 30, 0, time.UTC)
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock returns a settable clock at t0.
+func newClock() *testenv.Clock { return testenv.NewClock(t0) }
 
 // addToken creates a token on the simulator or fails the test.
 func addToken(t *testing.T, s *sim.Sim, spec sim.TokenSpec) sim.Token {

@@ -42,28 +42,11 @@ func TestReportFailingAndSummary(t *testing.T) {
 }
 
 // clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is a Checker over a moto table and a simulator token.
 type fixture struct {
 	sim     *sim.Sim
 	token   sim.Token
-	clock   *clock
+	clock   *testenv.Clock
 	table   string
 	checker *health.Checker
 }
@@ -75,7 +58,7 @@ func newFixture(t *testing.T, spec sim.TokenSpec) *fixture {
 	t.Helper()
 	cfg := testenv.AWSConfig(t)
 	res := testenv.Provision(t, cfg, nil)
-	clk := &clock{now: t0}
+	clk := testenv.NewClock(t0)
 	s, url := testenv.Sim(t, sim.WithClock(clk.Now))
 	if spec.Scopes == nil {
 		spec.Scopes = []string{"read_api"}

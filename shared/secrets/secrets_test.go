@@ -255,23 +255,6 @@ func TestStoreReadErrors(t *testing.T) {
 }
 
 // clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // mustToken asks p for its token and checks its value.
 func mustToken(t *testing.T, p *secrets.Provider, want string) {
 	t.Helper()
@@ -286,7 +269,7 @@ func mustToken(t *testing.T, p *secrets.Provider, want string) {
 
 func TestProviderCachesWithinTTL(t *testing.T) {
 	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
-	clk := &clock{now: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
 	p := secrets.NewProvider(f.store, f.arn, time.Minute, clk.Now)
 
 	mustToken(t, p, token1)
@@ -305,7 +288,7 @@ func TestProviderCachesWithinTTL(t *testing.T) {
 
 func TestProviderDoesNotCacheErrors(t *testing.T) {
 	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
-	clk := &clock{now: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
 	f.put(t, `{"token":"`+token2+`"}`) // AWSCURRENT is now malformed
 	p := secrets.NewProvider(f.store, f.arn, time.Hour, clk.Now)
 
@@ -319,7 +302,7 @@ func TestProviderDoesNotCacheErrors(t *testing.T) {
 
 func TestProviderConcurrentCallers(t *testing.T) {
 	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
-	clk := &clock{now: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
 	p := secrets.NewProvider(f.store, f.arn, time.Minute, clk.Now)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
