@@ -11,9 +11,10 @@ RIE := bin/aws-lambda-rie
 
 # Functions (directories under functions/) and their SAM logical ids. Add a
 # pair when a function does real work.
-FUNCTIONS := api token-check
+FUNCTIONS := api token-check token-rotate
 DIR_ApiFunction := api
 DIR_TokenCheckFunction := token-check
+DIR_TokenRotateFunction := token-rotate
 
 .PHONY: help build lint test run invoke-% build-% clean fmt
 
@@ -59,6 +60,10 @@ clean: ## Remove build output and local state.
 
 bench-audit: $(RIE) ## Benchmark 1,000 GitLab calls with the audit off, discarded and on (moto server); prints medians and ratios.
 	infra/scripts/bench.sh audit
+
+rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
+	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
+	@source .run/local.env && go run ./infra/rotatenow
 
 audit-query: ## Audit items of one token, newest first, from the local stack: make audit-query HASH=sha256:... (or TOKEN=<value>) [LIMIT=100].
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }

@@ -116,6 +116,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	os.Setenv(config.EnvAlertTopicARN, res.AlertTopicARN)
 	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
+	os.Setenv(config.EnvSelfRotation, envOr(config.EnvSelfRotation, "true"))
 	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN)
 	if err := writeEnvFile(); err != nil {
 		return err
@@ -149,7 +150,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n\n",
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n\n",
 		base, base, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
@@ -212,7 +213,8 @@ func startSim(port string) (string, sim.Token, func(), error) {
 	s := sim.New()
 	expires := time.Now().UTC().AddDate(0, 0, 90)
 	demo := s.AddUser("demo", "Demo Teacher", false)
-	tok, err := s.AddToken(sim.TokenSpec{UserID: demo.ID, Name: "gitpulse-demo", Scopes: []string{"read_api", "read_repository"}, ExpiresAt: &expires})
+	// self_rotate lets `make rotate-now` rotate it (TOKEN_SELF_ROTATION is on).
+	tok, err := s.AddToken(sim.TokenSpec{UserID: demo.ID, Name: "gitpulse-demo", Scopes: []string{"read_api", "read_repository", "self_rotate"}, ExpiresAt: &expires})
 	if err != nil {
 		return "", tok, nil, err
 	}
@@ -237,7 +239,7 @@ func script(args ...string) (string, error) {
 // It holds no token: functions read it from the local secret.
 func writeEnvFile() error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
 	return os.WriteFile(envFile, []byte(b.String()), 0o600)

@@ -25,10 +25,11 @@ out=bin/host/$fn
 mkdir -p "$out"
 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$out/bootstrap" "./functions/$fn"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free); runtime_port=$(free)
 log=.run/invoke-$fn.log
 AWS_LAMBDA_FUNCTION_TIMEOUT=${TIMEOUT:-30} AWS_LAMBDA_FUNCTION_NAME=$fn \
-  bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$port" "$out/bootstrap" >"$log" 2>&1 &
+  bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$runtime_port" "$out/bootstrap" >"$log" 2>&1 &
 rie=$!
 trap 'kill $rie 2>/dev/null; wait $rie 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -81,15 +81,12 @@ type Lambda struct {
 func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	tb.Helper()
 	rie := need(tb, "GITPULSE_TEST_RIE", "the Runtime Interface Emulator (make rie)")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-
+	// Both the invoke endpoint and the Runtime API the bootstrap polls get
+	// free ports, so functions can run side by side (the Runtime API
+	// defaults to 9001 for every emulator).
+	addr, runtimeAddr := freeAddr(tb), freeAddr(tb)
 	out := &Output{}
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrap)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -116,6 +113,16 @@ func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return &Lambda{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", Output: out}
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // Invoke sends event and returns the function's response payload.

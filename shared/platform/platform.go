@@ -25,6 +25,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
+	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 	"github.com/gitpulse/gitpulse/shared/tokencheck"
 	"github.com/gitpulse/gitpulse/shared/tokens"
@@ -208,5 +209,33 @@ func (p *Platform) TokenCheck() *tokencheck.Runner {
 		},
 		Logger: p.Logger,
 		Now:    p.Now,
+	}
+}
+
+// Rotator returns the token rotation, with audited GitLab clients that
+// send exactly one token and alerts to the configured topic.
+func (p *Platform) Rotator() *rotation.Rotator {
+	return &rotation.Rotator{
+		SM: secretsmanager.NewFromConfig(p.AWS),
+		GitLab: func(tok gitpulse.Token, retries bool) (*gitlab.Client, error) {
+			maxRetries := 0
+			if !retries {
+				maxRetries = -1
+			}
+			return gitlab.New(gitlab.Options{
+				Provider:          gitlab.StaticToken(tok),
+				RequestsPerSecond: p.Config.RequestsPerSecond,
+				Timeout:           p.Config.GitLabTimeout,
+				MaxRetries:        maxRetries,
+				UserAgent:         "gitpulse/" + p.Function,
+				Interceptors:      []gl.Interceptor{p.Recorder.Interceptor},
+				NoFallback:        true,
+				Logger:            p.Logger,
+				Now:               p.Now,
+			})
+		},
+		Alerter: &alerts.RotationAlerter{SNS: sns.NewFromConfig(p.AWS), TopicARN: p.Config.AlertTopicARN},
+		Logger:  p.Logger,
+		Now:     p.Now,
 	}
 }

@@ -36,6 +36,9 @@ type caller struct {
 type access struct {
 	public bool     // no token needed
 	scopes []string // scopes that grant access; nil accepts any scope
+	// rotate marks the rotate routes: a revoked token calling one triggers
+	// GitLab's reuse detection (see revokeFamilyLocked).
+	rotate bool
 }
 
 var (
@@ -50,8 +53,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.Handle("GET /api/v4/user", s.api(readUser, s.currentUser))
 	m.Handle("GET /api/v4/users", s.api(readUser, s.listUsers))
 	m.Handle("GET /api/v4/version", s.api(readUser, s.version))
-	m.Handle("GET /api/v4/personal_access_tokens", s.api(readAPI, s.listTokens))
-	m.Handle("GET /api/v4/personal_access_tokens/self", s.api(anyScope, s.selfToken))
+	s.tokenRoutes(m)
 	// GitLab's catch-all route answers 404 to every unknown path and method,
 	// without asking for a token.
 	m.Handle("/api/v4/", s.api(noAuthAPI, func(w http.ResponseWriter, _ *http.Request, _ caller) {
@@ -65,6 +67,11 @@ func (s *Sim) routes() *http.ServeMux {
 // api wraps a GitLab API handler in what GitLab does before it: count the
 // request, apply faults, throttle, authenticate, check scopes, and record
 // the token's use. Public routes skip the last three and get a zero caller.
+//
+// A revoked token calling a rotate route gets the usual revoked answer,
+// and, as GitLab's automatic reuse detection, every active token rotated
+// from it is revoked too. Faulted and throttled requests never get that
+// far.
 func (s *Sim) api(a access, h func(http.ResponseWriter, *http.Request, caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.front(w, r) {
@@ -74,10 +81,13 @@ func (s *Sim) api(a access, h func(http.ResponseWriter, *http.Request, caller)) 
 		now := s.now()
 		t := s.lookupLocked(r)
 		rate := s.throttleLocked(r, t, now)
-		var refused *authError
+		var refused *apiError
 		var c caller
 		if !a.public {
 			refused = check(t, now, a.scopes)
+			if refused == errRevoked && a.rotate && rate.observed <= rate.limit {
+				s.revokeFamilyLocked(t, now)
+			}
 			if refused == nil && rate.observed <= rate.limit {
 				used := now.UTC()
 				t.LastUsedAt = &used
@@ -100,15 +110,34 @@ func (s *Sim) api(a access, h func(http.ResponseWriter, *http.Request, caller)) 
 // front counts a request to a GitLab route and applies the faults that fire
 // on it. It reports whether the request may go on.
 func (s *Sim) front(w http.ResponseWriter, r *http.Request) bool {
-	key := r.Pattern
-	if !strings.Contains(key, " ") { // The catch-all "/api/v4/" has no method.
-		key = r.Method + " " + key + "*"
-	}
+	key := countKey(r)
 	s.mu.Lock()
 	s.counts[key]++
 	effect := s.fireFaultsLocked(r.URL.Path)
 	s.mu.Unlock()
 	return effect.apply(w, r)
+}
+
+// countKey is the request count key of a request: its route pattern in
+// GitLab's notation, "POST /api/v4/groups/:id/access_tokens", or
+// "METHOD /api/v4/*" for paths no route matches.
+func countKey(r *http.Request) string {
+	if !strings.Contains(r.Pattern, " ") { // The catch-all "/api/v4/" has no method.
+		return r.Method + " " + r.Pattern + "*"
+	}
+	var b strings.Builder
+	for rest := r.Pattern; rest != ""; {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(":" + strings.TrimSuffix(rest[i+1:j], "..."))
+		rest = rest[j+1:]
+	}
+	return b.String()
 }
 
 // userJSON is a user as GET /user and GET /users show it.
@@ -121,6 +150,9 @@ type userJSON struct {
 	Bot       bool   `json:"bot"`
 	WebURL    string `json:"web_url"`
 	CreatedAt string `json:"created_at"`
+	// IsAdmin is shown to administrators only, as GitLab's UserWithAdmin
+	// entity does.
+	IsAdmin *bool `json:"is_admin,omitempty"`
 }
 
 func newUserJSON(u userRecord, r *http.Request) userJSON {
@@ -135,64 +167,18 @@ func newUserJSON(u userRecord, r *http.Request) userJSON {
 	}
 }
 
-// patJSON is a personal, group or project access token as the
-// personal_access_tokens routes show it, without its value.
-type patJSON struct {
-	ID          int      `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Revoked     bool     `json:"revoked"`
-	Active      bool     `json:"active"`
-	CreatedAt   string   `json:"created_at"`
-	Scopes      []string `json:"scopes"`
-	UserID      int      `json:"user_id"`
-	LastUsedAt  *string  `json:"last_used_at"`
-	ExpiresAt   *string  `json:"expires_at"`
-}
-
-func newPATJSON(t Token, now time.Time) patJSON {
-	revoked := t.revoked(now)
-	p := patJSON{
-		ID:        t.ID,
-		Name:      t.Name,
-		Revoked:   revoked,
-		Active:    !revoked && !t.expired(now),
-		CreatedAt: t.CreatedAt.UTC().Format(timeFormat),
-		Scopes:    t.Scopes,
-		UserID:    t.UserID,
-	}
-	if t.LastUsedAt != nil {
-		v := t.LastUsedAt.UTC().Format(timeFormat)
-		p.LastUsedAt = &v
-	}
-	if t.ExpiresAt != nil {
-		v := t.ExpiresAt.UTC().Format(time.DateOnly)
-		p.ExpiresAt = &v
-	}
-	return p
-}
-
-// currentUser answers GET /api/v4/user.
+// currentUser answers GET /api/v4/user; administrators see "is_admin".
 func (s *Sim) currentUser(w http.ResponseWriter, r *http.Request, c caller) {
-	writeJSON(w, http.StatusOK, newUserJSON(c.user, r))
+	u := newUserJSON(c.user, r)
+	if c.user.Admin {
+		u.IsAdmin = &c.user.Admin
+	}
+	writeJSON(w, http.StatusOK, u)
 }
 
 // version answers GET /api/v4/version.
 func (s *Sim) version(w http.ResponseWriter, _ *http.Request, _ caller) {
 	writeJSON(w, http.StatusOK, map[string]string{"version": "17.9.0-ee", "revision": "abc1234"})
-}
-
-// selfToken answers GET /api/v4/personal_access_tokens/self. OAuth tokens
-// get 400, as in GitLab. It shows the token as it was when the request was
-// authenticated, so a revocation or expiry that falls due in between never
-// shows as an inactive token in a 200.
-func (s *Sim) selfToken(w http.ResponseWriter, _ *http.Request, c caller) {
-	if c.token.Kind == KindOAuth {
-		writeJSON(w, http.StatusBadRequest,
-			messageBody{"400 Bad request - This endpoint requires token type to be a personal access token"})
-		return
-	}
-	writeJSON(w, http.StatusOK, newPATJSON(c.token, c.now))
 }
 
 // listUsers answers GET /api/v4/users, newest first as in GitLab, with the
@@ -209,22 +195,6 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request, _ caller) {
 	s.mu.Unlock()
 	slices.SortFunc(users, func(a, b userJSON) int { return cmp.Compare(b.ID, a.ID) })
 	writePage(w, r, users)
-}
-
-// listTokens answers GET /api/v4/personal_access_tokens with the caller's
-// own non-OAuth tokens, oldest first.
-func (s *Sim) listTokens(w http.ResponseWriter, r *http.Request, c caller) {
-	s.mu.Lock()
-	now := s.now()
-	var tokens []patJSON
-	for _, t := range s.tokens {
-		if t.UserID == c.user.ID && t.Kind != KindOAuth {
-			tokens = append(tokens, newPATJSON(t.clone(), now))
-		}
-	}
-	s.mu.Unlock()
-	slices.SortFunc(tokens, func(a, b patJSON) int { return cmp.Compare(a.ID, b.ID) })
-	writePage(w, r, tokens)
 }
 
 // tokenInfoJSON is Doorkeeper's token info, with the two fields GitLab adds

@@ -10,17 +10,20 @@ import (
 
 // Scope names used by the routes.
 const (
-	scopeAPI      = "api"
-	scopeReadAPI  = "read_api"
-	scopeReadUser = "read_user"
+	scopeAPI        = "api"
+	scopeReadAPI    = "read_api"
+	scopeReadUser   = "read_user"
+	scopeSelfRotate = "self_rotate"
 )
 
 // oauthRealm is the realm GitLab's OAuth layer (Rack::OAuth2) names in its
 // WWW-Authenticate challenges.
 const oauthRealm = "Protected by OAuth 2.0"
 
-// authError is a refused request, written the way GitLab writes it.
-type authError struct {
+// apiError is a refused request, written the way GitLab writes it: an
+// authentication or scope failure (with its WWW-Authenticate challenge), or
+// an error of a route (see errors.go).
+type apiError struct {
 	status    int
 	body      any
 	challenge string // WWW-Authenticate value; empty for none
@@ -34,13 +37,13 @@ type oauthError struct {
 }
 
 var (
-	errUnauthorized = &authError{status: http.StatusUnauthorized, body: messageBody{"401 Unauthorized"}}
+	errUnauthorized = &apiError{status: http.StatusUnauthorized, body: messageBody{"401 Unauthorized"}}
 	errExpired      = invalidToken("Token is expired. You can either do re-authorization or token refresh.")
 	errRevoked      = invalidToken("Token was revoked. You have to re-authorize from the user.")
 )
 
-func invalidToken(description string) *authError {
-	return &authError{
+func invalidToken(description string) *apiError {
+	return &apiError{
 		status: http.StatusUnauthorized,
 		body:   oauthError{Error: "invalid_token", Description: description},
 		challenge: fmt.Sprintf(`Bearer realm=%q, error="invalid_token", error_description=%q`,
@@ -48,10 +51,10 @@ func invalidToken(description string) *authError {
 	}
 }
 
-func insufficientScope(scopes []string) *authError {
+func insufficientScope(scopes []string) *apiError {
 	const description = "The request requires higher privileges than provided by the access token."
 	scope := strings.Join(scopes, " ")
-	return &authError{
+	return &apiError{
 		status: http.StatusForbidden,
 		body:   oauthError{Error: "insufficient_scope", Description: description, Scope: scope},
 		challenge: fmt.Sprintf(`Bearer realm=%q, error="insufficient_scope", error_description=%q, scope=%q`,
@@ -59,7 +62,7 @@ func insufficientScope(scopes []string) *authError {
 	}
 }
 
-func (e *authError) write(w http.ResponseWriter) {
+func (e *apiError) write(w http.ResponseWriter) {
 	if e.challenge != "" {
 		w.Header().Set("WWW-Authenticate", e.challenge)
 	}
@@ -108,7 +111,7 @@ func usable(t *tokenRecord, now time.Time) bool {
 // check returns why t may not call a route, or nil if it may. The route
 // accepts tokens holding one of scopes; nil scopes accept any token.
 // Revocation is checked before expiry, as in GitLab.
-func check(t *tokenRecord, now time.Time, scopes []string) *authError {
+func check(t *tokenRecord, now time.Time, scopes []string) *apiError {
 	switch {
 	case t == nil:
 		return errUnauthorized

@@ -8,18 +8,24 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // controlRoutes registers the control API under /-/sim/, a path GitLab never
 // uses. It takes and gives JSON and needs no token; every call is safe to
-// repeat except the ones that create users, tokens and faults.
+// repeat except the ones that create users, tokens, groups, projects and
+// faults.
 func (s *Sim) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /-/sim/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.HandleFunc("POST /-/sim/users", s.ctlAddUser)
+	m.HandleFunc("PUT /-/sim/users/{id}/admin", s.ctlSetAdmin)
+	m.HandleFunc("POST /-/sim/groups", s.ctlAddGroup)
+	m.HandleFunc("POST /-/sim/projects", s.ctlAddProject)
+	m.HandleFunc("POST /-/sim/members", s.ctlAddMember)
 	m.HandleFunc("POST /-/sim/tokens", s.ctlAddToken)
 	m.HandleFunc("POST /-/sim/tokens/{id}/revoke", s.ctlRevokeToken)
 	m.HandleFunc("POST /-/sim/tokens/{id}/expire", s.ctlUpdateToken(expireYesterday))
@@ -57,32 +63,44 @@ func (s *Sim) ctlAddUser(w http.ResponseWriter, r *http.Request) {
 }
 
 type tokenRequest struct {
-	Kind      TokenKind `json:"kind"`
-	UserID    int       `json:"user_id"`
-	GroupID   int       `json:"group_id"`
-	ProjectID int       `json:"project_id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	ExpiresAt *string   `json:"expires_at"`
-	Value     string    `json:"value"`
+	Kind        TokenKind `json:"kind"`
+	UserID      int       `json:"user_id"`
+	GroupID     int       `json:"group_id"`
+	ProjectID   int       `json:"project_id"`
+	AccessLevel int       `json:"access_level"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Scopes      []string  `json:"scopes"`
+	ExpiresAt   *string   `json:"expires_at"`
+	Value       string    `json:"value"`
 }
 
 // tokenJSON is a token as the control API shows it, value included.
 type tokenJSON struct {
-	ID        int       `json:"id"`
-	Token     string    `json:"token"`
-	Kind      TokenKind `json:"kind"`
-	UserID    int       `json:"user_id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	ExpiresAt *string   `json:"expires_at"`
-	Revoked   bool      `json:"revoked"`
+	ID          int       `json:"id"`
+	Token       string    `json:"token"`
+	Kind        TokenKind `json:"kind"`
+	UserID      int       `json:"user_id"`
+	GroupID     int       `json:"group_id,omitempty"`
+	ProjectID   int       `json:"project_id,omitempty"`
+	AccessLevel int       `json:"access_level,omitempty"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Scopes      []string  `json:"scopes"`
+	ExpiresAt   *string   `json:"expires_at"`
+	Revoked     bool      `json:"revoked"`
 	// RevokeAt is a scheduled revocation not yet due (RFC 3339, UTC).
-	RevokeAt *string `json:"revoke_at,omitempty"`
+	RevokeAt   *string `json:"revoke_at,omitempty"`
+	FamilyID   int     `json:"family_id"`
+	PreviousID int     `json:"previous_id,omitempty"`
 }
 
 func newTokenJSON(t Token) tokenJSON {
-	j := tokenJSON{ID: t.ID, Token: t.Value, Kind: t.Kind, UserID: t.UserID, Name: t.Name, Scopes: t.Scopes, Revoked: t.Revoked}
+	j := tokenJSON{
+		ID: t.ID, Token: t.Value, Kind: t.Kind, UserID: t.UserID, GroupID: t.GroupID, ProjectID: t.ProjectID,
+		AccessLevel: t.AccessLevel, Name: t.Name, Description: t.Description, Scopes: t.Scopes, Revoked: t.Revoked,
+		FamilyID: t.FamilyID, PreviousID: t.PreviousID,
+	}
 	if t.ExpiresAt != nil {
 		layout := time.DateOnly
 		if t.Kind == KindOAuth {
@@ -105,8 +123,8 @@ func (s *Sim) ctlAddToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := TokenSpec{
-		Kind: req.Kind, UserID: req.UserID, GroupID: req.GroupID, ProjectID: req.ProjectID,
-		Name: req.Name, Scopes: req.Scopes, Value: req.Value,
+		Kind: req.Kind, UserID: req.UserID, GroupID: req.GroupID, ProjectID: req.ProjectID, AccessLevel: req.AccessLevel,
+		Name: req.Name, Description: req.Description, Scopes: req.Scopes, Value: req.Value,
 	}
 	if req.ExpiresAt != nil {
 		layout := time.DateOnly
@@ -126,6 +144,163 @@ func (s *Sim) ctlAddToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, newTokenJSON(t))
+}
+
+type adminRequest struct {
+	Admin *bool `json:"admin"`
+}
+
+// ctlSetAdmin answers PUT /-/sim/users/{id}/admin {"admin":true|false} with
+// the user; it is safe to repeat.
+func (s *Sim) ctlSetAdmin(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("user id: want an integer, got %q", r.PathValue("id"))})
+		return
+	}
+	var req adminRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	if req.Admin == nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{"admin: want true or false"})
+		return
+	}
+	if err := s.SetAdmin(id, *req.Admin); err != nil {
+		writeControlError(w, err)
+		return
+	}
+	s.mu.Lock()
+	u := s.users[id].User
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, u)
+}
+
+type groupRequest struct {
+	Path     string `json:"path"`
+	ParentID int    `json:"parent_id"`
+}
+
+// groupJSON is a group as the control API shows it.
+type groupJSON struct {
+	Group
+	FullPath string `json:"full_path"`
+}
+
+// ctlAddGroup answers POST /-/sim/groups {"path","parent_id"} with 201 and
+// the group. Unlike AddGroup it refuses an unknown parent (404), an empty
+// path and a path its parent already has (400).
+func (s *Sim) ctlAddGroup(w http.ResponseWriter, r *http.Request) {
+	var req groupRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	s.mu.Lock()
+	var out groupJSON
+	var err error
+	switch {
+	case req.Path == "":
+		err = errors.New("path is required")
+	case req.ParentID != 0 && s.groups[req.ParentID] == nil:
+		err = fmt.Errorf("parent group %d: %w", req.ParentID, errNotFound)
+	case s.pathTakenLocked(req.Path, req.ParentID, true):
+		err = fmt.Errorf("path %q has already been taken in group %d", req.Path, req.ParentID)
+	default:
+		g := s.addGroupLocked(s.nextGroup, req.Path, req.ParentID)
+		out = groupJSON{*g, s.groupFullPathLocked(g)}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+type projectRequest struct {
+	GroupID int    `json:"group_id"`
+	Path    string `json:"path"`
+}
+
+// projectJSON is a project as the control API shows it.
+type projectJSON struct {
+	Project
+	FullPath string `json:"full_path"`
+}
+
+// ctlAddProject answers POST /-/sim/projects {"group_id","path"} with 201
+// and the project. Unlike AddProject it refuses an unknown group (404), an
+// empty path and a path the group already has (400).
+func (s *Sim) ctlAddProject(w http.ResponseWriter, r *http.Request) {
+	var req projectRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	s.mu.Lock()
+	var out projectJSON
+	var err error
+	switch {
+	case req.Path == "":
+		err = errors.New("path is required")
+	case req.GroupID != 0 && s.groups[req.GroupID] == nil:
+		err = fmt.Errorf("group %d: %w", req.GroupID, errNotFound)
+	case s.pathTakenLocked(req.Path, req.GroupID, false):
+		err = fmt.Errorf("path %q has already been taken in group %d", req.Path, req.GroupID)
+	default:
+		p := s.addProjectLocked(s.nextProject, req.Path, req.GroupID)
+		out = projectJSON{*p, s.projectFullPathLocked(p)}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// pathTakenLocked reports whether a subgroup (group true) or project of the
+// group parentID already has path (any case).
+func (s *Sim) pathTakenLocked(path string, parentID int, group bool) bool {
+	if group {
+		for _, g := range s.groups {
+			if g.ParentID == parentID && strings.EqualFold(g.Path, path) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range s.projects {
+		if p.GroupID == parentID && strings.EqualFold(p.Path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+type memberRequest struct {
+	Source      string `json:"source"`
+	SourceID    int    `json:"source_id"`
+	UserID      int    `json:"user_id"`
+	AccessLevel int    `json:"access_level"`
+}
+
+// ctlAddMember answers POST /-/sim/members
+// {"source":"group|project","source_id","user_id","access_level"} with 200
+// and the membership; see AddMember. It is safe to repeat.
+func (s *Sim) ctlAddMember(w http.ResponseWriter, r *http.Request) {
+	var req memberRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	if err := s.AddMember(req.Source, req.SourceID, req.UserID, req.AccessLevel); err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
 }
 
 // ctlUpdateToken answers the expire call; it is safe to repeat.

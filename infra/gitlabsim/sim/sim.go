@@ -9,9 +9,21 @@
 // limit windows, last use) reads the clock given to New; only fault latency
 // takes real time.
 //
-// Routes: GET /api/v4/user, /api/v4/users, /api/v4/version,
-// /api/v4/personal_access_tokens, /api/v4/personal_access_tokens/self and
-// /oauth/token/info. Any other /api/v4 path answers 404
+// It models users (some of them instance administrators), groups (nested),
+// projects and memberships with GitLab's roles, because the token routes
+// check roles: a group's access tokens are managed by its Owners, a
+// project's by its Maintainers and Owners, personal tokens of other users
+// by administrators. Every group and project is private: only members (of
+// it, an ancestor or, for groups, a descendant) and administrators see it.
+//
+// Routes: GET /api/v4/user, /api/v4/users, /api/v4/version and
+// /oauth/token/info; personal access tokens: GET, DELETE
+// /api/v4/personal_access_tokens/self, POST .../self/rotate, GET
+// /api/v4/personal_access_tokens, GET, DELETE .../:id, POST .../:id/rotate,
+// POST /api/v4/users/:user_id/personal_access_tokens; group and project
+// access tokens: GET, POST /api/v4/groups/:id/access_tokens, GET, DELETE
+// .../:token_id, POST .../:token_id/rotate, POST .../self/rotate, and the
+// same under /api/v4/projects/:id. Any other /api/v4 path answers 404
 // {"error":"404 Not Found"}.
 package sim
 
@@ -45,12 +57,13 @@ const oauthLifetime = 2 * time.Hour
 var errNotFound = errors.New("not found")
 
 // User is a GitLab user. Bot is true for the users behind group and project
-// access tokens.
+// access tokens; Admin for instance administrators (see SetAdmin).
 type User struct {
 	ID       int    `json:"id"`
 	Username string `json:"username"`
 	Name     string `json:"name"`
 	Bot      bool   `json:"bot"`
+	Admin    bool   `json:"admin"`
 }
 
 // TokenSpec describes a token to create with AddToken.
@@ -62,9 +75,17 @@ type TokenSpec struct {
 	UserID int
 	// GroupID and ProjectID name the resource of a group or project token.
 	// Such a token gets a new bot user named group_<id>_bot_<8 hex> or
-	// project_<id>_bot_<8 hex>.
+	// project_<id>_bot_<8 hex>, made a member of the group or project with
+	// AccessLevel. A group or project that does not exist yet is created
+	// with the path group-<id> or project-<id> (a project outside any
+	// group).
 	GroupID, ProjectID int
-	Name               string
+	// AccessLevel is the bot user's role for a group or project token: 10,
+	// 15, 20, 30, 40 or 50; 0 means 40 (Maintainer), GitLab's default. It is
+	// ignored for personal and OAuth tokens.
+	AccessLevel int
+	Name        string
+	Description string
 	// Scopes must not be empty.
 	Scopes []string
 	// ExpiresAt is the expiry. For personal, group and project tokens only
@@ -82,18 +103,29 @@ type TokenSpec struct {
 // Revoked tells whether the token was revoked when the copy was made;
 // RevokeAt is a revocation scheduled with RevokeTokenAt, which takes effect
 // once the simulator's clock reaches it.
+//
+// GroupID or ProjectID name the group or project of a group or project
+// token, and AccessLevel is its bot user's role there when the copy was
+// made (0 for personal and OAuth tokens). Rotation links tokens:
+// PreviousID is the token this one replaced (0 if none) and FamilyID the
+// first token of the chain (the token's own ID if it replaced none).
 type Token struct {
-	ID         int
-	Value      string
-	Kind       TokenKind
-	UserID     int
-	Name       string
-	Scopes     []string
-	ExpiresAt  *time.Time
-	Revoked    bool
-	RevokeAt   *time.Time
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
+	ID                 int
+	Value              string
+	Kind               TokenKind
+	UserID             int
+	GroupID, ProjectID int
+	AccessLevel        int
+	Name               string
+	Description        string
+	Scopes             []string
+	ExpiresAt          *time.Time
+	Revoked            bool
+	RevokeAt           *time.Time
+	CreatedAt          time.Time
+	LastUsedAt         *time.Time
+	FamilyID           int
+	PreviousID         int
 }
 
 // expired reports whether the token is past its expiry at now.
@@ -161,16 +193,21 @@ type Sim struct {
 	initialRate int
 	mux         *http.ServeMux
 
-	mu         sync.Mutex
-	users      map[int]*userRecord
-	tokens     map[int]*tokenRecord
-	byValue    map[string]*tokenRecord
-	nextUser   int
-	nextToken  int
-	ratePerMin int
-	windows    map[string]*window
-	faults     []Fault
-	counts     map[string]int
+	mu          sync.Mutex
+	users       map[int]*userRecord
+	tokens      map[int]*tokenRecord
+	byValue     map[string]*tokenRecord
+	groups      map[int]*Group
+	projects    map[int]*Project
+	members     map[memberKey]int // access level by membership
+	nextUser    int
+	nextToken   int
+	nextGroup   int
+	nextProject int
+	ratePerMin  int
+	windows     map[string]*window
+	faults      []Fault
+	counts      map[string]int
 }
 
 // New returns an empty simulator: no users, no tokens, no faults.
@@ -189,15 +226,19 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Reset forgets every user, token, fault, rate limit window and request
-// count, restarts IDs at 1 and restores the rate limit given to New.
+// Reset forgets every user, token, group, project, membership, fault, rate
+// limit window and request count, restarts IDs at 1 and restores the rate
+// limit given to New.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users = map[int]*userRecord{}
 	s.tokens = map[int]*tokenRecord{}
 	s.byValue = map[string]*tokenRecord{}
-	s.nextUser, s.nextToken = 1, 1
+	s.groups = map[int]*Group{}
+	s.projects = map[int]*Project{}
+	s.members = map[memberKey]int{}
+	s.nextUser, s.nextToken, s.nextGroup, s.nextProject = 1, 1, 1, 1
 	s.ratePerMin = s.initialRate
 	s.windows = map[string]*window{}
 	s.faults = nil
@@ -223,7 +264,8 @@ func (s *Sim) addUserLocked(username, name string, bot bool) *userRecord {
 
 // AddToken creates a token as described by spec and returns it with its
 // value. It fails for an unknown kind or owner, a missing group or project
-// ID, empty scopes, or a value already in use; nothing is stored then.
+// ID, an invalid access level, empty scopes, or a value already in use;
+// nothing is stored then.
 func (s *Sim) AddToken(spec TokenSpec) (Token, error) {
 	if spec.Kind == "" {
 		spec.Kind = KindPersonal
@@ -243,40 +285,13 @@ func (s *Sim) AddToken(spec TokenSpec) (Token, error) {
 		return Token{}, errors.New("add token: value already in use")
 	}
 
-	var owner *userRecord
-	switch spec.Kind {
-	case KindPersonal, KindOAuth:
-		if spec.UserID == 0 {
-			owner = s.addUserLocked(fmt.Sprintf("user%d", s.nextUser), fmt.Sprintf("User %d", s.nextUser), false)
-		} else if owner = s.users[spec.UserID]; owner == nil {
-			return Token{}, fmt.Errorf("add token: user %d: %w", spec.UserID, errNotFound)
-		}
-	case KindGroup, KindProject:
-		id := spec.GroupID
-		if spec.Kind == KindProject {
-			id = spec.ProjectID
-		}
-		if id <= 0 {
-			return Token{}, fmt.Errorf("add token: a %s token needs a positive %s_id", spec.Kind, spec.Kind)
-		}
-		name := spec.Name
-		if name == "" {
-			name = fmt.Sprintf("%s %d bot", spec.Kind, id)
-		}
-		owner = s.addUserLocked(fmt.Sprintf("%s_%d_bot_%s", spec.Kind, id, randomHex(4)), name, true)
-	default:
-		return Token{}, fmt.Errorf("add token: unknown kind %q", spec.Kind)
+	t := Token{
+		Value:       value,
+		Kind:        spec.Kind,
+		Name:        spec.Name,
+		Description: spec.Description,
+		Scopes:      slices.Clone(spec.Scopes),
 	}
-
-	t := &tokenRecord{Token: Token{
-		ID:        s.nextToken,
-		Value:     value,
-		Kind:      spec.Kind,
-		UserID:    owner.ID,
-		Name:      spec.Name,
-		Scopes:    slices.Clone(spec.Scopes),
-		CreatedAt: now,
-	}}
 	switch {
 	case spec.Kind == KindOAuth && spec.ExpiresAt == nil:
 		e := now.Add(oauthLifetime)
@@ -285,17 +300,52 @@ func (s *Sim) AddToken(spec TokenSpec) (Token, error) {
 		e := spec.ExpiresAt.UTC()
 		t.ExpiresAt = &e
 	case spec.ExpiresAt != nil:
-		y, m, d := spec.ExpiresAt.Date()
-		e := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		e := dateOf(*spec.ExpiresAt)
 		t.ExpiresAt = &e
 	}
-	if spec.Kind == KindOAuth {
-		t.appUID = randomHex(32)
+
+	switch spec.Kind {
+	case KindPersonal, KindOAuth:
+		switch {
+		case spec.UserID == 0:
+			t.UserID = s.addUserLocked(fmt.Sprintf("user%d", s.nextUser), fmt.Sprintf("User %d", s.nextUser), false).ID
+		case s.users[spec.UserID] == nil:
+			return Token{}, fmt.Errorf("add token: user %d: %w", spec.UserID, errNotFound)
+		default:
+			t.UserID = spec.UserID
+		}
+		rec := s.storeTokenLocked(t, now)
+		if spec.Kind == KindOAuth {
+			rec.appUID = randomHex(32)
+		}
+		return s.copyLocked(rec, now), nil
+	case KindGroup, KindProject:
+		id := spec.GroupID
+		if spec.Kind == KindProject {
+			id = spec.ProjectID
+		}
+		if id <= 0 {
+			return Token{}, fmt.Errorf("add token: a %s token needs a positive %s_id", spec.Kind, spec.Kind)
+		}
+		level := spec.AccessLevel
+		if level == 0 {
+			level = levelMaintainer
+		}
+		if !validRole(level) {
+			return Token{}, fmt.Errorf("add token: access level %d: want one of %v", level, roles)
+		}
+		if spec.Kind == KindGroup {
+			s.ensureGroupLocked(id)
+		} else {
+			s.ensureProjectLocked(id)
+		}
+		botName := spec.Name
+		if botName == "" {
+			botName = fmt.Sprintf("%s %d bot", spec.Kind, id)
+		}
+		return s.copyLocked(s.addBotTokenLocked(spec.Kind, id, botName, level, t, now), now), nil
 	}
-	s.nextToken++
-	s.tokens[t.ID] = t
-	s.byValue[t.Value] = t
-	return t.clone(), nil
+	return Token{}, fmt.Errorf("add token: unknown kind %q", spec.Kind)
 }
 
 // RevokeToken revokes a token. Revoking twice is harmless. It fails only
@@ -341,8 +391,7 @@ func (s *Sim) ExpireToken(id int) error {
 }
 
 func expireYesterday(t *Token, now time.Time) {
-	y, m, d := now.UTC().AddDate(0, 0, -1).Date()
-	e := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	e := dateOf(now.UTC()).AddDate(0, 0, -1)
 	t.ExpiresAt = &e
 }
 
@@ -357,9 +406,7 @@ func (s *Sim) updateToken(id int, change func(*Token, time.Time)) (Token, error)
 	}
 	now := s.now()
 	change(&t.Token, now)
-	c := t.clone()
-	c.Revoked = t.revoked(now)
-	return c, nil
+	return s.copyLocked(t, now), nil
 }
 
 // SetRateLimit changes the limit in requests per minute; 0 turns throttling
@@ -371,7 +418,9 @@ func (s *Sim) SetRateLimit(perMinute int) {
 }
 
 // RequestCounts returns how many requests reached each GitLab route, keyed
-// "METHOD /route/pattern" (for example "GET /api/v4/user"). Faulted,
+// "METHOD /route/pattern" with path parameters in GitLab's :name notation
+// (for example "GET /api/v4/user" or
+// "POST /api/v4/groups/:id/access_tokens/:token_id/rotate"). Faulted,
 // throttled and rejected requests count too. Paths under /api/v4 that match
 // no route count under "METHOD /api/v4/*".
 func (s *Sim) RequestCounts() map[string]int {

@@ -1,0 +1,332 @@
+// Package rotation rotates GitLab tokens kept in Secrets Manager through
+// the four steps of the Secrets Manager rotation protocol, with two
+// strategies:
+//
+//   - self: the token rotates itself (POST .../self/rotate). GitLab revokes
+//     the old token in the same transaction that creates the new one, and a
+//     rotate call made with an already-revoked token revokes the whole token
+//     family. So createSecret makes exactly one rotate call per rotation,
+//     never retried, after checking that the old token is still active, and
+//     writes the new token to AWSPENDING at once. There is one window that
+//     cannot be closed: GitLab answered with the new token and the write to
+//     Secrets Manager then failed (after the SDK's retries). The new token
+//     exists only in that lost answer and the old one is revoked; the step
+//     fails with a critical alert that says so and how to recover.
+//   - admin: a second secret holds a token allowed to create tokens.
+//     createSecret creates a new token while the old one keeps working, and
+//     finishSecret revokes the old one only after AWSCURRENT has moved. No
+//     moment exists without a working token, so there is no such window.
+//
+// Readers never fail during a rotation: the token provider falls back to
+// AWSPENDING when AWSCURRENT is refused (see package secrets).
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/secrets"
+)
+
+// Steps of the rotation protocol.
+const (
+	StepCreate = "createSecret"
+	StepSet    = "setSecret"
+	StepTest   = "testSecret"
+	StepFinish = "finishSecret"
+)
+
+// SecretsAPI is the Secrets Manager calls rotation needs.
+type SecretsAPI interface {
+	secrets.API
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+// ClientFactory returns a GitLab client that sends exactly tok: audited,
+// without the 401 fallback, and with retries off when retries is false.
+type ClientFactory func(tok gitpulse.Token, retries bool) (*gitlab.Client, error)
+
+// Alerter publishes a rotation alert.
+type Alerter interface {
+	RotationFailed(ctx context.Context, a Alert) error
+}
+
+// Alert describes a failed step for the people who run GitPulse.
+type Alert struct {
+	Severity  string // "critical" or "warning"
+	SecretARN string
+	TokenName string
+	TokenHash string
+	Step      string
+	Reason    string
+	Recovery  string
+}
+
+// Rotator runs rotation steps. It holds no per-invocation state.
+type Rotator struct {
+	SM      SecretsAPI
+	GitLab  ClientFactory
+	Alerter Alerter
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// stepError is a failed step with what to tell people.
+type stepError struct {
+	severity string
+	reason   string
+	recovery string
+	hash     string
+	err      error
+}
+
+func (e *stepError) Error() string {
+	if e.err != nil {
+		return e.reason + ": " + e.err.Error()
+	}
+	return e.reason
+}
+func (e *stepError) Unwrap() error { return e.err }
+
+func fail(reason, recovery string, err error) *stepError {
+	return &stepError{severity: "critical", reason: reason, recovery: recovery, err: err}
+}
+
+// Handle runs one step of the rotation event. Every step first checks, as
+// the protocol requires, that rotation is enabled, that the token is a
+// version of the secret, and that it holds AWSPENDING; a version already
+// AWSCURRENT means the rotation is done. A failed step logs one structured
+// line and publishes an alert, then returns the error so that Secrets
+// Manager retries the rotation.
+func (r *Rotator) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	if err := validateEvent(ev); err != nil {
+		return err
+	}
+	err := r.step(ctx, ev)
+	if err == nil {
+		r.Logger.InfoContext(ctx, "rotation step done", "step", ev.Step, "secret", ev.SecretID, "metric", "RotationStep", "result", "ok")
+		return nil
+	}
+	var se *stepError
+	if !errors.As(err, &se) {
+		se = fail("unexpected error", "see the function's log; Secrets Manager retries the rotation", err)
+	}
+	name := secrets.NameFromARN(ev.SecretID)
+	r.Logger.ErrorContext(ctx, "rotation step failed", "step", ev.Step, "secret", ev.SecretID, "token_hash", se.hash,
+		"reason", se.Error(), "severity", se.severity, "metric", "RotationFailed")
+	if r.Alerter != nil {
+		if aerr := r.Alerter.RotationFailed(ctx, Alert{Severity: se.severity, SecretARN: ev.SecretID, TokenName: name,
+			TokenHash: se.hash, Step: ev.Step, Reason: se.Error(), Recovery: se.recovery}); aerr != nil {
+			r.Logger.ErrorContext(ctx, "rotation alert not published", "error", aerr.Error())
+		}
+	}
+	return fmt.Errorf("%s of %s: %w", ev.Step, ev.SecretID, err)
+}
+
+func validateEvent(ev events.SecretsManagerSecretRotationEvent) error {
+	switch {
+	case !slices.Contains([]string{StepCreate, StepSet, StepTest, StepFinish}, ev.Step):
+		return gitpulse.Errorf(gitpulse.EINVALID, "event: Step %q is not createSecret, setSecret, testSecret or finishSecret", ev.Step)
+	case ev.SecretID == "":
+		return gitpulse.Errorf(gitpulse.EINVALID, "event: SecretId is required")
+	case ev.ClientRequestToken == "":
+		return gitpulse.Errorf(gitpulse.EINVALID, "event: ClientRequestToken is required")
+	}
+	return nil
+}
+
+func (r *Rotator) step(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	desc, err := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretID)})
+	if err != nil {
+		return fail("describe the secret", "check that the secret exists and the function may call DescribeSecret", err)
+	}
+	if !aws.ToBool(desc.RotationEnabled) {
+		return fail("rotation is not enabled on the secret", "enable rotation on the secret (its RotationSchedule)", nil)
+	}
+	stages, ok := desc.VersionIdsToStages[ev.ClientRequestToken]
+	if !ok {
+		return fail(fmt.Sprintf("version %s is not a version of the secret", ev.ClientRequestToken), "start a new rotation", nil)
+	}
+	if slices.Contains(stages, secrets.StageCurrent) {
+		// Already done: a repeated step after a finished rotation.
+		return nil
+	}
+	if !slices.Contains(stages, secrets.StagePending) {
+		return fail(fmt.Sprintf("version %s is not AWSPENDING", ev.ClientRequestToken), "start a new rotation", nil)
+	}
+	current := ""
+	for id, st := range desc.VersionIdsToStages {
+		if slices.Contains(st, secrets.StageCurrent) {
+			current = id
+		}
+	}
+	switch ev.Step {
+	case StepCreate:
+		return r.createSecret(ctx, ev)
+	case StepSet:
+		return r.setSecret(ctx, ev)
+	case StepTest:
+		return r.testSecret(ctx, ev)
+	default:
+		return r.finishSecret(ctx, ev, current)
+	}
+}
+
+func (r *Rotator) store() secrets.Store { return secrets.Store{API: r.SM} }
+
+// pending returns the version ClientRequestToken's value, or ok=false when
+// it has none yet. A "value" equal to AWSCURRENT's token is not a new
+// token (some emulators copy the current value into the pending version).
+func (r *Rotator) pending(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, cur secrets.TokenSecret) (secrets.TokenSecret, bool, error) {
+	v, err := r.store().ReadSecret(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending)
+	switch {
+	case gitpulse.ErrorCode(err) == gitpulse.ENOTFOUND:
+		return secrets.TokenSecret{}, false, nil
+	case err != nil:
+		return secrets.TokenSecret{}, false, err
+	case v.Secret.Token == cur.Token:
+		return secrets.TokenSecret{}, false, nil
+	}
+	return v.Secret, true, nil
+}
+
+func (r *Rotator) current(ctx context.Context, arn string) (secrets.SecretVersion, error) {
+	v, err := r.store().ReadSecret(ctx, arn, "", secrets.StageCurrent)
+	if err != nil {
+		return v, fail("read AWSCURRENT", "check the secret's value (token, tokenId, gitlabUrl, groupId/projectId, rotation)", err)
+	}
+	return v, nil
+}
+
+// createSecret makes the new token and stores it as AWSPENDING. Repeats
+// are safe: when the version already holds a new token, it returns at once
+// and calls GitLab not at all.
+func (r *Rotator) createSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	cur, err := r.current(ctx, ev.SecretID)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := r.pending(ctx, ev, cur.Secret); err != nil {
+		return fail("read AWSPENDING", "check the function may call GetSecretValue", err)
+	} else if ok {
+		return nil
+	}
+	settings := cur.Secret.Settings()
+	expires := r.Now().UTC().AddDate(0, 0, settings.DaysToExpiry).Format(time.DateOnly)
+	if settings.Strategy == secrets.StrategyAdmin {
+		return r.createAdmin(ctx, ev, cur.Secret, settings, expires)
+	}
+	return r.createSelf(ctx, ev, cur.Secret, expires)
+}
+
+// putPending writes next as the AWSPENDING value of the rotation's version,
+// with the SDK's retries.
+func (r *Rotator) putPending(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, next secrets.TokenSecret) error {
+	value, err := jsonString(next)
+	if err != nil {
+		return err
+	}
+	_, err = r.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(ev.SecretID),
+		ClientRequestToken: aws.String(ev.ClientRequestToken),
+		SecretString:       aws.String(value),
+		VersionStages:      []string{secrets.StagePending},
+	})
+	return err
+}
+
+// setSecret has nothing to push: the new token already exists in GitLab
+// (GitLab made it). It checks that the pending value is there, so that a
+// broken createSecret cannot pass unnoticed. Repeats are safe.
+func (r *Rotator) setSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	cur, err := r.current(ctx, ev.SecretID)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := r.pending(ctx, ev, cur.Secret); err != nil || !ok {
+		return fail("setSecret: the pending version holds no new token", "run the rotation again from createSecret", err)
+	}
+	return nil
+}
+
+// finishSecret moves AWSCURRENT to the rotation's version (AWSPREVIOUS
+// follows by itself), removes AWSPENDING, and under the admin strategy then
+// revokes the old token. Repeats are safe: once the version is AWSCURRENT
+// the entry check returns before this runs.
+func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, currentVersion string) error {
+	old, err := r.store().ReadSecret(ctx, ev.SecretID, currentVersion, secrets.StageCurrent)
+	if err != nil {
+		return fail("read AWSCURRENT", "check the secret's value", err)
+	}
+	if _, err := r.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(ev.SecretID), VersionStage: aws.String(secrets.StageCurrent),
+		MoveToVersionId: aws.String(ev.ClientRequestToken), RemoveFromVersionId: aws.String(currentVersion),
+	}); err != nil {
+		return fail("move AWSCURRENT to the new version", "run finishSecret again (the rotation retries it)", err)
+	}
+	if _, err := r.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(ev.SecretID), VersionStage: aws.String(secrets.StagePending),
+		RemoveFromVersionId: aws.String(ev.ClientRequestToken),
+	}); err != nil {
+		// AWSCURRENT has moved; a leftover AWSPENDING would block the
+		// next rotation.
+		return &stepError{severity: "warning", reason: "remove AWSPENDING from the new version", err: err,
+			recovery: fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", ev.SecretID, ev.ClientRequestToken)}
+	}
+	if old.Secret.Settings().Strategy == secrets.StrategyAdmin {
+		return r.revokeOld(ctx, old.Secret)
+	}
+	return nil
+}
+
+// api returns a client-go client that sends exactly tok (see ClientFactory).
+func (r *Rotator) api(ctx context.Context, tok gitpulse.Token, retries bool) (*gl.Client, error) {
+	client, err := r.GitLab(tok, retries)
+	if err == nil {
+		var api *gl.Client
+		if api, err = client.API(ctx); err == nil {
+			return api, nil
+		}
+	}
+	return nil, fail("build a GitLab client for token '"+tok.Name+"'", "check the secret's gitlabUrl", err)
+}
+
+// hashOf is a token's public identity.
+func hashOf(token string) string { return gitpulse.NewSecret(token).Hash() }
+
+func describe(f *gitlab.Failure) string {
+	if f == nil {
+		return "unknown failure"
+	}
+	return f.Message
+}
+
+func scopesMissing(have, want []string) []string {
+	var missing []string
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			missing = append(missing, w)
+		}
+	}
+	return missing
+}
+
+func joinOr(items []string, none string) string {
+	if len(items) == 0 {
+		return none
+	}
+	return strings.Join(items, ", ")
+}
