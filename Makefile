@@ -11,10 +11,12 @@ RIE := bin/aws-lambda-rie
 
 # Functions (directories under functions/) and their SAM logical ids. Add a
 # pair when a function does real work.
-FUNCTIONS := api token-check token-rotate
+FUNCTIONS := api token-check token-rotate sync-scheduler sync-worker
 DIR_ApiFunction := api
 DIR_TokenCheckFunction := token-check
 DIR_TokenRotateFunction := token-rotate
+DIR_SyncSchedulerFunction := sync-scheduler
+DIR_SyncWorkerFunction := sync-worker
 
 .PHONY: help build lint test run invoke-% build-% clean fmt
 

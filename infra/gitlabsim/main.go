@@ -1,10 +1,14 @@
 // Command gitlabsim serves the GitLab simulator of package sim.
 //
-//	go run ./infra/gitlabsim -addr 127.0.0.1:0 [-rate-per-minute N] [-demo]
+//	go run ./infra/gitlabsim -addr 127.0.0.1:0 [-rate-per-minute N] [-demo] [-course PATH [-course-seed N]]
 //
 // Once listening it prints one JSON line to stdout: {"url":"http://..."},
 // plus "token" and "token_id" of the demo user's personal access token
-// (scopes read_api and read_repository, expiring in 90 days) with -demo.
+// (scopes read_api and read_repository, expiring in 90 days) with -demo,
+// and with -course the generated course: "course_group_id" and
+// "course_token", its teacher's token (read_api and read_repository).
+// -course generates four weeks of activity of three teams of three
+// students, ending now (see sim.GenerateCourse).
 // It serves until SIGINT or SIGTERM, then shuts down gracefully.
 package main
 
@@ -35,6 +39,8 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address; port 0 picks a free port")
 	rate := flag.Int("rate-per-minute", 0, "authenticated API requests per minute and user; 0 turns throttling off")
 	demo := flag.Bool("demo", false, "seed user \"demo\" with a personal access token and print it")
+	course := flag.String("course", "", "generate a course group with this full path (\"kpi/demo\") and print its teacher's token")
+	courseSeed := flag.Int64("course-seed", 1, "seed of the generated course")
 	flag.Parse()
 
 	s := sim.New(sim.WithRateLimit(*rate))
@@ -43,9 +49,11 @@ func run() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	out := struct {
-		URL     string `json:"url"`
-		Token   string `json:"token,omitempty"`
-		TokenID int    `json:"token_id,omitempty"`
+		URL           string `json:"url"`
+		Token         string `json:"token,omitempty"`
+		TokenID       int    `json:"token_id,omitempty"`
+		CourseGroupID int    `json:"course_group_id,omitempty"`
+		CourseToken   string `json:"course_token,omitempty"`
 	}{URL: "http://" + ln.Addr().String()}
 	if *demo {
 		u := s.AddUser("demo", "Demo User", false)
@@ -57,6 +65,10 @@ func run() error {
 			return fmt.Errorf("seed demo token: %w", err)
 		}
 		out.Token, out.TokenID = t.Value, t.ID
+	}
+	if *course != "" {
+		c := s.GenerateCourse(*courseSeed, sim.CourseSpec{Path: *course})
+		out.CourseGroupID, out.CourseToken = c.GroupID, c.TeacherToken
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		return fmt.Errorf("print address: %w", err)

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
@@ -30,11 +32,12 @@ type Names struct {
 	AuditTable  string
 	TokenSecret string
 	AlertTopic  string
+	SyncQueue   string
 }
 
 // NamesFor returns the resource names under prefix (e.g. "gitpulse-local").
 func NamesFor(prefix string) Names {
-	return Names{DataTable: prefix + "-data", AuditTable: prefix + "-audit", TokenSecret: prefix + "/gitlab-token", AlertTopic: prefix + "-alerts"}
+	return Names{DataTable: prefix + "-data", AuditTable: prefix + "-audit", TokenSecret: prefix + "/gitlab-token", AlertTopic: prefix + "-alerts", SyncQueue: prefix + "-sync"}
 }
 
 // Resources are what Provision created or found.
@@ -43,6 +46,7 @@ type Resources struct {
 	// TokenSecretARN is set when a token secret was provisioned.
 	TokenSecretARN string
 	AlertTopicARN  string
+	SyncQueueURL   string
 }
 
 // Clients are the AWS clients provisioning uses.
@@ -50,11 +54,12 @@ type Clients struct {
 	DynamoDB       *dynamodb.Client
 	SecretsManager *secretsmanager.Client
 	SNS            *sns.Client
+	SQS            *sqs.Client
 }
 
 // NewClients builds the clients from an AWS configuration.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg)}
 }
 
 // Provision creates the tables, and, when token is non-nil, the token
@@ -81,6 +86,9 @@ func Provision(ctx context.Context, c Clients, n Names, token *secrets.TokenSecr
 		return res, fmt.Errorf("create topic %s: %w", n.AlertTopic, err)
 	}
 	res.AlertTopicARN = aws.ToString(topic.TopicArn)
+	if res.SyncQueueURL, err = syncQueue(ctx, c.SQS, n.SyncQueue); err != nil {
+		return res, err
+	}
 	if token != nil {
 		arn, err := putSecret(ctx, c.SecretsManager, n.TokenSecret, *token)
 		if err != nil {
@@ -136,6 +144,27 @@ func createTable(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTa
 		return fmt.Errorf("wait for table %s: %w", aws.ToString(in.TableName), err)
 	}
 	return nil
+}
+
+// syncQueue creates the sync task queue with its dead-letter queue (a task
+// failing five times goes there), as SyncQueue in template.yaml.
+func syncQueue(ctx context.Context, q *sqs.Client, name string) (string, error) {
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		return "", fmt.Errorf("create queue %s-dlq: %w", name, err)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("read queue %s-dlq: %w", name, err)
+	}
+	redrive := fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"5"}`, attrs.Attributes["QueueArn"])
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
+		"RedrivePolicy": redrive, "VisibilityTimeout": "180",
+	}})
+	if err != nil {
+		return "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
 }
 
 func putSecret(ctx context.Context, sm *secretsmanager.Client, name string, token secrets.TokenSecret) (string, error) {

@@ -42,6 +42,8 @@ const (
 	EnvCriticalDays      = "TOKEN_CRITICAL_DAYS"
 	EnvMaxLifetimeDays   = "TOKEN_MAX_LIFETIME_DAYS"
 	EnvSelfRotation      = "TOKEN_SELF_ROTATION"
+	EnvCourses           = "GITPULSE_COURSES"
+	EnvSyncQueueURL      = "SYNC_QUEUE_URL"
 )
 
 // Config is everything a GitPulse function reads from its environment.
@@ -72,6 +74,11 @@ type Config struct {
 	CriticalDays    int
 	MaxLifetimeDays int
 	SelfRotation    bool
+	// Courses are the GitLab groups to sync (paths, ids or URLs) besides
+	// those recorded in the data table.
+	Courses []string
+	// SyncQueueURL is the SQS queue of per-project sync tasks.
+	SyncQueueURL string
 }
 
 // TokenSources holds the first configured token source, in the order
@@ -114,6 +121,8 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 	if cfg.CriticalDays > cfg.WarningDays {
 		l.fail(EnvCriticalDays, "%d is more than %s (%d); the critical window must lie inside the warning window", cfg.CriticalDays, EnvWarningDays, cfg.WarningDays)
 	}
+	cfg.Courses = l.courses()
+	cfg.SyncQueueURL = l.queueURL(EnvSyncQueueURL)
 	cfg.Tokens = l.tokens()
 	for _, name := range required {
 		if v, _ := l.get(name); v == "" {
@@ -200,6 +209,44 @@ func (l *loader) topicARN(name string) string {
 	}
 	if !topicARNPattern.MatchString(v) {
 		l.fail(name, "%q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", v)
+	}
+	return v
+}
+
+func (l *loader) courses() []string {
+	v, ok := l.get(EnvCourses)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, part := range strings.Split(v, ",") {
+		ref := strings.TrimSpace(part)
+		switch {
+		case ref == "":
+			continue
+		case strings.Contains(ref, "://"):
+			u, err := url.Parse(ref)
+			if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+				l.fail(EnvCourses, "entry %d (%q) is not a group URL such as https://gitlab.example.edu/kpi/tp-2024", i, ref)
+				continue
+			}
+			ref = strings.Trim(strings.Split(u.Path, "/-/")[0], "/")
+		case strings.ContainsAny(ref, " \t?#"):
+			l.fail(EnvCourses, "entry %d (%q) is not a group path, id or URL", i, ref)
+			continue
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+func (l *loader) queueURL(name string) string {
+	v, ok := l.get(name)
+	if !ok {
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		l.fail(name, "%q is not an SQS queue URL", v)
 	}
 	return v
 }

@@ -44,35 +44,63 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 			return resp, nil
 		}
 		failed := gitpulse.NewSecret(sent).Hash()
-		candidates, ferr := fb.Fallbacks(req.Context(), failed)
-		if ferr != nil {
-			// Try what could be read: a readable AWSPENDING must not be
-			// dropped because AWSPREVIOUS could not be read.
-			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and some fallbacks could not be read",
-				"token_hash", failed, "candidates", len(candidates), "error", ferr.Error())
-		}
-		for _, cand := range candidates {
-			if cand.Value.Reveal() == sent {
-				continue
+		// A self rotation revokes the old token a moment before the new
+		// one reaches AWSPENDING: when no fallback works yet, look again a
+		// few times before failing the read.
+		for attempt := 0; attempt < fallbackRounds; attempt++ {
+			if attempt > 0 {
+				select {
+				case <-req.Context().Done():
+					return resp, nil
+				case <-time.After(fallbackPause):
+				}
 			}
-			retry := req.Clone(req.Context())
-			setAuth(retry.Header, cand)
-			r2, err2 := next.RoundTrip(retry)
-			if err2 != nil {
-				continue
+			if r2, ok := c.tryFallbacks(req, next, fb, sent, failed); ok {
+				drain(resp)
+				return r2, nil
 			}
-			if r2.StatusCode == http.StatusUnauthorized {
-				drain(r2)
-				continue
-			}
-			drain(resp)
-			fb.Use(cand)
-			c.opts.Logger.WarnContext(req.Context(), "gitlab token refused (401); switched to a fallback token",
-				"from_hash", failed, "to_token", cand.Name, "to_hash", cand.Hash(), "to_source", cand.Source)
-			return r2, nil
 		}
 		return resp, nil
 	})
+}
+
+// fallbackRounds and fallbackPause bound the wait for a rotation's new
+// token to appear: about a second.
+const (
+	fallbackRounds = 5
+	fallbackPause  = 250 * time.Millisecond
+)
+
+// tryFallbacks resends req with each fallback token until GitLab accepts
+// one, and makes the provider keep it.
+func (c *Client) tryFallbacks(req *http.Request, next http.RoundTripper, fb Fallbacker, sent, failed string) (*http.Response, bool) {
+	candidates, ferr := fb.Fallbacks(req.Context(), failed)
+	if ferr != nil {
+		// Try what could be read: a readable AWSPENDING must not be
+		// dropped because AWSPREVIOUS could not be read.
+		c.opts.Logger.WarnContext(req.Context(), "gitlab token refused and some fallbacks could not be read",
+			"token_hash", failed, "candidates", len(candidates), "error", ferr.Error())
+	}
+	for _, cand := range candidates {
+		if cand.Value.Reveal() == sent {
+			continue
+		}
+		retry := req.Clone(req.Context())
+		setAuth(retry.Header, cand)
+		r2, err := next.RoundTrip(retry)
+		if err != nil {
+			continue
+		}
+		if r2.StatusCode == http.StatusUnauthorized {
+			drain(r2)
+			continue
+		}
+		fb.Use(cand)
+		c.opts.Logger.WarnContext(req.Context(), "gitlab token refused (401); switched to a fallback token",
+			"from_hash", failed, "to_token", cand.Name, "to_hash", cand.Hash(), "to_source", cand.Source)
+		return r2, true
+	}
+	return nil, false
 }
 
 func drain(r *http.Response) {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/gitpulse/gitpulse/shared/health"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 	"github.com/gitpulse/gitpulse/shared/tokencheck"
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
@@ -237,5 +240,21 @@ func (p *Platform) Rotator() *rotation.Rotator {
 		Alerter: &alerts.RotationAlerter{SNS: sns.NewFromConfig(p.AWS), TopicARN: p.Config.AlertTopicARN},
 		Logger:  p.Logger,
 		Now:     p.Now,
+	}
+}
+
+// SyncScheduler returns the course sync planner.
+func (p *Platform) SyncScheduler() *gpsync.Scheduler {
+	return &gpsync.Scheduler{
+		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
+		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
+	}
+}
+
+// SyncWorker returns the per-project sync.
+func (p *Platform) SyncWorker() *gpsync.Worker {
+	return &gpsync.Worker{
+		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
+		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
 	}
 }

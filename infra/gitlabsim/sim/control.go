@@ -35,6 +35,9 @@ func (s *Sim) controlRoutes(m *http.ServeMux) {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	m.HandleFunc("POST /-/sim/courses", s.ctlGenerateCourse)
+	m.HandleFunc("POST /-/sim/courses/{id}/activity", s.ctlAddActivity)
+	m.HandleFunc("POST /-/sim/projects/{id}/archive", s.ctlArchiveProject)
 	m.HandleFunc("GET /-/sim/requests", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]map[string]int{"counts": s.RequestCounts()})
 	})
@@ -463,4 +466,71 @@ func writeControlError(w http.ResponseWriter, err error) {
 		status = http.StatusNotFound
 	}
 	writeJSON(w, status, messageBody{err.Error()})
+}
+
+type courseRequest struct {
+	Seed int64      `json:"seed"`
+	Spec CourseSpec `json:"spec"`
+}
+
+// ctlGenerateCourse answers POST /-/sim/courses {"seed","spec"} with 201
+// and the Course (see GenerateCourse; spec.start is RFC 3339). Every call
+// makes a new course.
+func (s *Sim) ctlGenerateCourse(w http.ResponseWriter, r *http.Request) {
+	var req courseRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.GenerateCourse(req.Seed, req.Spec))
+}
+
+type activityRequest struct {
+	Seed int64 `json:"seed"`
+	N    int   `json:"n"`
+}
+
+// ctlAddActivity answers POST /-/sim/courses/{id}/activity {"seed","n"}
+// for a course GenerateCourse made (id is its group ID) with 200 and the
+// Activity (see AddActivity), 404 for an unknown course. Each call makes
+// new changes.
+func (s *Sim) ctlAddActivity(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("course id: want an integer, got %q", r.PathValue("id"))})
+		return
+	}
+	var req activityRequest
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{err.Error()})
+		return
+	}
+	s.mu.Lock()
+	course, ok := s.courses[id]
+	s.mu.Unlock()
+	if !ok {
+		writeControlError(w, fmt.Errorf("course %d: %w", id, errNotFound))
+		return
+	}
+	act, err := s.AddActivity(req.Seed, course, req.N)
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, act)
+}
+
+// ctlArchiveProject answers POST /-/sim/projects/{id}/archive with 204; it
+// is safe to repeat.
+func (s *Sim) ctlArchiveProject(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("project id: want an integer, got %q", r.PathValue("id"))})
+		return
+	}
+	if err := s.ArchiveProject(id); err != nil {
+		writeControlError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -74,6 +74,7 @@ func (s *Sim) addGroupLocked(id int, path string, parentID int) *Group {
 	}
 	g := &Group{ID: id, Path: path, Name: path, ParentID: parentID}
 	s.groups[id] = g
+	s.groupCreated[id] = stamp(s.now())
 	s.nextGroup = max(s.nextGroup, id+1)
 	return g
 }
@@ -106,6 +107,7 @@ func (s *Sim) addProjectLocked(id int, path string, groupID int) *Project {
 	}
 	p := &Project{ID: id, Path: path, Name: path, GroupID: groupID}
 	s.projects[id] = p
+	s.data[id] = newProjectData(s.now())
 	s.nextProject = max(s.nextProject, id+1)
 	return p
 }

@@ -90,6 +90,50 @@ func paginate(w http.ResponseWriter, r *http.Request, total int) (lo, hi int, er
 	return lo, min(total, lo+perPage), nil
 }
 
+// paginateWithoutCount is paginate for the lists GitLab pages without
+// counting them (paginate(..., without_count: true), as the repository
+// commits list): no X-Total, X-Total-Pages or rel="last", and a next page
+// whenever this page is full, even when nothing follows (the next page is
+// then empty and has none). total is the number of items the list holds.
+func paginateWithoutCount(w http.ResponseWriter, r *http.Request, total int) (lo, hi int, err error) {
+	page, err := intParam(r, "page", 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	perPage, err := intParam(r, "per_page", defaultPerPage)
+	if err != nil {
+		return 0, 0, err
+	}
+	perPage = min(perPage, maxPerPage)
+	lo = min(total, (page-1)*perPage)
+	hi = min(total, lo+perPage)
+	var prev, next int
+	if page > 1 {
+		prev = page - 1
+	}
+	if hi-lo == perPage {
+		next = page + 1
+	}
+	var links []string
+	link := func(p int, rel string) {
+		links = append(links, fmt.Sprintf(`<%s>; rel="%s"`, pageURL(r, p, perPage), rel))
+	}
+	if prev > 0 {
+		link(prev, "prev")
+	}
+	if next > 0 {
+		link(next, "next")
+	}
+	link(1, "first")
+	h := w.Header()
+	h.Set("X-Page", strconv.Itoa(page))
+	h.Set("X-Per-Page", strconv.Itoa(perPage))
+	h.Set("X-Next-Page", pageNumber(next))
+	h.Set("X-Prev-Page", pageNumber(prev))
+	h.Set("Link", strings.Join(links, ", "))
+	return lo, hi, nil
+}
+
 // intParam reads a positive integer query parameter, or def when it is
 // missing or below 1.
 func intParam(r *http.Request, name string, def int) (int, error) {

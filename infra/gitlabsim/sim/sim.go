@@ -16,6 +16,16 @@
 // by administrators. Every group and project is private: only members (of
 // it, an ancestor or, for groups, a descendant) and administrators see it.
 //
+// It also holds course data (course.go, courseapi.go, generate.go): each
+// project's repository (commits with stats on branches, merge commits),
+// merge requests with notes and approvals, issues and pipelines, kept
+// sorted per project so the time filters are binary searches. Add* and
+// the state changes (MergeMR, CloseIssue, SetPipelineStatus, ...) move
+// updated_at and last_activity_at as GitLab does; Commits, MergeRequests,
+// Issues, Pipelines, Members, GroupProjects and Groups read the truth;
+// GenerateCourse builds a seeded, realistic course and AddActivity adds
+// changes between syncs.
+//
 // Routes: GET /api/v4/user, /api/v4/users, /api/v4/version and
 // /oauth/token/info; personal access tokens: GET, DELETE
 // /api/v4/personal_access_tokens/self, POST .../self/rotate, GET
@@ -23,8 +33,15 @@
 // POST /api/v4/users/:user_id/personal_access_tokens; group and project
 // access tokens: GET, POST /api/v4/groups/:id/access_tokens, GET, DELETE
 // .../:token_id, POST .../:token_id/rotate, POST .../self/rotate, and the
-// same under /api/v4/projects/:id. Any other /api/v4 path answers 404
-// {"error":"404 Not Found"}.
+// same under /api/v4/projects/:id; course data, read-only: GET
+// /api/v4/groups/:id, .../subgroups, .../descendant_groups, .../projects,
+// .../members, .../members/all, .../merge_requests, .../issues; GET
+// /api/v4/projects/:id, .../members, .../members/all,
+// .../repository/commits, .../repository/commits/:sha, .../merge_requests,
+// .../merge_requests/:merge_request_iid and its /notes, /approvals,
+// /closes_issues and /commits, .../issues, .../issues/:issue_iid,
+// .../pipelines, .../pipelines/:pipeline_id. Any other /api/v4 path
+// answers 404 {"error":"404 Not Found"}.
 package sim
 
 import (
@@ -208,6 +225,17 @@ type Sim struct {
 	windows     map[string]*window
 	faults      []Fault
 	counts      map[string]int
+
+	// Course data (course.go): each project's repository, merge requests,
+	// issues and pipelines, each group's creation time, the instance-wide
+	// IDs handed out next, and the courses GenerateCourse made.
+	data         map[int]*projectData
+	groupCreated map[int]time.Time
+	nextMR       int
+	nextIssue    int
+	nextNote     int
+	nextPipeline int
+	courses      map[int]Course
 }
 
 // New returns an empty simulator: no users, no tokens, no faults.
@@ -226,9 +254,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Reset forgets every user, token, group, project, membership, fault, rate
-// limit window and request count, restarts IDs at 1 and restores the rate
-// limit given to New.
+// Reset forgets every user, token, group, project, membership, commit,
+// merge request, issue, pipeline, fault, rate limit window and request
+// count, restarts IDs at 1 and restores the rate limit given to New.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,6 +271,10 @@ func (s *Sim) Reset() {
 	s.windows = map[string]*window{}
 	s.faults = nil
 	s.counts = map[string]int{}
+	s.data = map[int]*projectData{}
+	s.groupCreated = map[int]time.Time{}
+	s.nextMR, s.nextIssue, s.nextNote, s.nextPipeline = 1, 1, 1, 1
+	s.courses = map[int]Course{}
 }
 
 // AddUser creates a user and returns it.

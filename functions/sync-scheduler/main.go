@@ -1,0 +1,28 @@
+// Command sync-scheduler (SyncSchedulerFunction) plans the sync of every
+// course on a schedule and queues one task per project that has work.
+// Wiring only.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/gitpulse/gitpulse/shared/config"
+	"github.com/gitpulse/gitpulse/shared/platform"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+func main() {
+	p, err := platform.New(context.Background(), "sync-scheduler", config.EnvDataTable, config.EnvSyncQueueURL)
+	if err != nil {
+		platform.NewLogger("sync-scheduler").Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	scheduler := p.SyncScheduler()
+	lambda.Start(platform.Wrap(p, func(ctx context.Context, _ json.RawMessage) (gpsync.Summary, error) {
+		return scheduler.Run(ctx, p.Config.Courses)
+	}))
+}

@@ -1,0 +1,232 @@
+// Package store keeps synced GitLab data in DynamoDB (the data table, a
+// pk/sk single-table design). Items are upserts by natural key, so writing
+// the same GitLab object twice leaves one item:
+//
+//	COURSES                 COURSE#<group id>              course record
+//	COURSE#<id>             STATE                          scheduler cursors
+//	COURSE#<id>             TEAM#<team id>                 team
+//	COURSE#<id>             PROJECT#<project id>           project record
+//	PROJECT#<id>            MEMBER#<user id>               member
+//	PROJECT#<id>            COMMIT#<sha>                   commit
+//	PROJECT#<id>            MR#<iid>                       merge request
+//	PROJECT#<id>            NOTE#<mr iid>#<note id>        note on a merge request
+//	PROJECT#<id>            ISSUE#<iid>                    issue
+//	PROJECT#<id>            PIPELINE#<id>                  pipeline
+//	PROJECT#<id>            STATE                          the project's sync cursors and status
+//	PROJECT#<id>            STATS                          project aggregate
+//	PROJECT#<id>            STATS#<person key>             per-person aggregate
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DB is the DynamoDB calls the store makes.
+type DB interface {
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store is the data table.
+type Store struct {
+	DB    DB
+	Table string
+}
+
+// Key helpers.
+func CoursePK(id int64) string         { return "COURSE#" + strconv.FormatInt(id, 10) }
+func ProjectPK(id int64) string        { return "PROJECT#" + strconv.FormatInt(id, 10) }
+func ProjectSK(id int64) string        { return "PROJECT#" + strconv.FormatInt(id, 10) }
+func CourseSK(id int64) string         { return "COURSE#" + strconv.FormatInt(id, 10) }
+func id(prefix string, n int64) string { return prefix + strconv.FormatInt(n, 10) }
+
+// Item is one item to write: its keys, a kind, and the value's attributes.
+type Item struct {
+	PK, SK string
+	Kind   string
+	Value  any
+}
+
+func (it Item) marshal() (map[string]ddbtypes.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(it.Value)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", it.PK, it.SK, err)
+	}
+	m["pk"] = &ddbtypes.AttributeValueMemberS{Value: it.PK}
+	m["sk"] = &ddbtypes.AttributeValueMemberS{Value: it.SK}
+	m["kind"] = &ddbtypes.AttributeValueMemberS{Value: it.Kind}
+	return m, nil
+}
+
+// Writer buffers items and writes them 25 to a BatchWriteItem, only full
+// batches until Flush, so that N items cost about ceil(N/25) requests.
+// Two items with the same key in the buffer collapse into the later one
+// (DynamoDB refuses duplicates in one batch). It is not safe for
+// concurrent use; one writer serves one invocation.
+type Writer struct {
+	Store    Store
+	Attempts int           // retries of unprocessed items (default 8)
+	Backoff  time.Duration // first retry wait (default 50ms)
+
+	buf      []map[string]ddbtypes.AttributeValue
+	index    map[[2]string]int
+	Requests int // BatchWriteItem requests made
+	Items    int // items written
+}
+
+// Put adds an item, writing a batch when 25 are buffered.
+func (w *Writer) Put(ctx context.Context, it Item) error {
+	m, err := it.marshal()
+	if err != nil {
+		return err
+	}
+	if w.index == nil {
+		w.index = map[[2]string]int{}
+	}
+	key := [2]string{it.PK, it.SK}
+	if i, ok := w.index[key]; ok {
+		w.buf[i] = m
+		return nil
+	}
+	w.index[key] = len(w.buf)
+	w.buf = append(w.buf, m)
+	if len(w.buf) >= 25 {
+		return w.write(ctx, 25)
+	}
+	return nil
+}
+
+// Flush writes everything buffered.
+func (w *Writer) Flush(ctx context.Context) error {
+	for len(w.buf) > 0 {
+		if err := w.write(ctx, min(25, len(w.buf))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) write(ctx context.Context, n int) error {
+	batch := make([]ddbtypes.WriteRequest, 0, n)
+	for _, m := range w.buf[:n] {
+		batch = append(batch, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: m}})
+	}
+	rest := w.buf[n:]
+	w.buf = append(w.buf[:0:0], rest...)
+	w.index = map[[2]string]int{}
+	for i, m := range w.buf {
+		w.index[[2]string{m["pk"].(*ddbtypes.AttributeValueMemberS).Value, m["sk"].(*ddbtypes.AttributeValueMemberS).Value}] = i
+	}
+	attempts, backoff := w.Attempts, w.Backoff
+	if attempts <= 0 {
+		attempts = 8
+	}
+	if backoff <= 0 {
+		backoff = 50 * time.Millisecond
+	}
+	for attempt := 0; len(batch) > 0; attempt++ {
+		if attempt >= attempts {
+			return fmt.Errorf("write %d items to %s: still unprocessed after %d attempts", len(batch), w.Store.Table, attempts)
+		}
+		if attempt > 0 {
+			select {
+			case <-time.After(backoff << min(attempt-1, 6)):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		out, err := w.Store.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{w.Store.Table: batch}})
+		w.Requests++
+		if err != nil {
+			return fmt.Errorf("write %d items to %s: %w", len(batch), w.Store.Table, err)
+		}
+		left := out.UnprocessedItems[w.Store.Table]
+		w.Items += len(batch) - len(left)
+		batch = left
+	}
+	return nil
+}
+
+// ErrNotFound is returned by Get when the item does not exist.
+var ErrNotFound = errors.New("item not found")
+
+// Get reads one item into v.
+func (s Store) Get(ctx context.Context, pk, sk string, v any) error {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "sk": &ddbtypes.AttributeValueMemberS{Value: sk}},
+	})
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", pk, sk, err)
+	}
+	if out.Item == nil {
+		return ErrNotFound
+	}
+	return attributevalue.UnmarshalMap(out.Item, v)
+}
+
+// Put writes one item at once (for small state items outside a batch).
+func (s Store) Put(ctx context.Context, it Item) error {
+	m, err := it.marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: m}); err != nil {
+		return fmt.Errorf("write %s %s: %w", it.PK, it.SK, err)
+	}
+	return nil
+}
+
+// Each calls fn for every item of partition pk whose sort key begins with
+// prefix, in sort-key order, a page at a time (memory stays bounded).
+func (s Store) Each(ctx context.Context, pk, prefix string, fn func(sk string, item map[string]ddbtypes.AttributeValue) error) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if prefix != "" { // DynamoDB refuses begins_with on an empty string
+		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :p)")
+		in.ExpressionAttributeValues[":p"] = &ddbtypes.AttributeValueMemberS{Value: prefix}
+	}
+	p := dynamodb.NewQueryPaginator(s.DB, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("query %s %s*: %w", pk, prefix, err)
+		}
+		for _, item := range out.Items {
+			sk := item["sk"].(*ddbtypes.AttributeValueMemberS).Value
+			if err := fn(sk, item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// All decodes every item of pk with the sort-key prefix into a slice.
+func All[T any](ctx context.Context, s Store, pk, prefix string) ([]T, error) {
+	var out []T
+	err := s.Each(ctx, pk, prefix, func(_ string, item map[string]ddbtypes.AttributeValue) error {
+		var v T
+		if err := attributevalue.UnmarshalMap(item, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}

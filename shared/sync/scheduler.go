@@ -1,0 +1,350 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+)
+
+// Queue is the SQS calls sync makes.
+type Queue interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Scheduler plans the sync of courses and queues one task per project.
+type Scheduler struct {
+	GitLab   *gitlab.Client
+	Store    store.Store
+	Queue    Queue
+	QueueURL string
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// CourseResult is what one course's scheduling did.
+type CourseResult struct {
+	Course    string `json:"course"`
+	CourseID  int64  `json:"course_id,omitempty"`
+	Teams     int    `json:"teams"`
+	Projects  int    `json:"projects"`
+	MRs       int    `json:"merge_requests_changed"`
+	Issues    int    `json:"issues_changed"`
+	Tasks     int    `json:"tasks_queued"`
+	RepoPolls int    `json:"repo_polls"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Summary is one scheduler run.
+type Summary struct {
+	Courses []CourseResult `json:"courses"`
+}
+
+// Run schedules every course: those named in refs and those recorded in
+// the store. One course failing (unknown group, 403) is reported in its
+// result and does not stop the others.
+func (s *Scheduler) Run(ctx context.Context, refs []string) (Summary, error) {
+	recorded, err := store.All[gitpulse.Course](ctx, s.Store, "COURSES", "COURSE#")
+	if err != nil {
+		return Summary{}, err
+	}
+	seen := map[string]bool{}
+	var sum Summary
+	for _, c := range recorded {
+		seen[strconv.FormatInt(c.ID, 10)], seen[c.Path] = true, true
+		sum.Courses = append(sum.Courses, s.course(ctx, c.Path, &c))
+	}
+	for _, ref := range refs {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		sum.Courses = append(sum.Courses, s.course(ctx, ref, nil))
+	}
+	var errs []error
+	for _, c := range sum.Courses {
+		if c.Error != "" {
+			errs = append(errs, fmt.Errorf("course %s: %s", c.Course, c.Error))
+		}
+	}
+	s.Logger.InfoContext(ctx, "sync scheduled", "summary", sum)
+	// A bad course is reported in its result and the log; the run fails
+	// (and is retried) only when no course could be scheduled at all.
+	if len(errs) > 0 && len(errs) == len(sum.Courses) {
+		return sum, errors.Join(errs...)
+	}
+	return sum, nil
+}
+
+func (s *Scheduler) course(ctx context.Context, ref string, known *gitpulse.Course) CourseResult {
+	res := CourseResult{Course: ref}
+	err := s.schedule(ctx, ref, known, &res)
+	if err != nil {
+		res.Error = describeErr(err)
+		s.Logger.WarnContext(ctx, "course not scheduled", "course", ref, "error", res.Error)
+		if res.CourseID != 0 {
+			now := s.Now().UTC()
+			var st CourseState
+			_ = s.Store.Get(ctx, store.CoursePK(res.CourseID), "STATE", &st)
+			st.LastError, st.LastErrorAt = res.Error, &now
+			_ = s.Store.Put(ctx, store.Item{PK: store.CoursePK(res.CourseID), SK: "STATE", Kind: "course_state", Value: st})
+		}
+	}
+	return res
+}
+
+func describeErr(err error) string {
+	if f := gitlab.Classify(err); f != nil && !errors.Is(err, errNotGroup) {
+		if f.Kind == gitlab.FailNotFound {
+			return "not a GitLab group, or not visible to the token (404)"
+		}
+		return f.Message
+	}
+	return err.Error()
+}
+
+var errNotGroup = errors.New("not a group")
+
+func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Course, res *CourseResult) error {
+	api, err := s.GitLab.API(ctx)
+	if err != nil {
+		return err
+	}
+	start := s.Now().UTC()
+	course := known
+	if course == nil {
+		// Resolve once; the record keeps the id, so later runs skip this call.
+		g, _, err := api.Groups.GetGroup(ref, &gl.GetGroupOptions{WithProjects: gl.Ptr(false)}, gl.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		course = &gitpulse.Course{ID: g.ID, Path: g.FullPath, Name: g.Name, WebURL: g.WebURL, Source: "config", AddedAt: start}
+		if err := s.Store.Put(ctx, store.Item{PK: "COURSES", SK: store.CourseSK(g.ID), Kind: "course", Value: course}); err != nil {
+			return err
+		}
+	}
+	res.CourseID = course.ID
+	pk := store.CoursePK(course.ID)
+	w := &store.Writer{Store: s.Store}
+
+	// Teams: every descendant group; a project directly in the course
+	// group is a team of its own.
+	groups := map[int64]*gl.Group{}
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		gs, resp, err := api.Groups.ListDescendantGroups(course.ID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, g := range gs {
+			groups[g.ID] = g
+			res.Teams++
+			if err := w.Put(ctx, store.Item{PK: pk, SK: "TEAM#g" + itoa(g.ID), Kind: "team",
+				Value: gitpulse.Team{ID: "g" + itoa(g.ID), CourseID: course.ID, Name: g.Name, FullPath: g.FullPath}}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("list teams: %w", err)
+	}
+	projects := map[int64]gitpulse.Project{}
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		ps, resp, err := api.Groups.ListGroupProjects(course.ID, &gl.ListGroupProjectsOptions{
+			ListOptions: gl.ListOptions{PerPage: perPage, Page: page}, IncludeSubGroups: gl.Ptr(true), WithShared: gl.Ptr(false),
+		}, gl.WithContext(ctx))
+		for _, p := range ps {
+			team := "p" + itoa(p.ID)
+			if p.Namespace != nil && p.Namespace.ID != course.ID {
+				team = "g" + itoa(teamGroup(groups, p.Namespace.ID, course.ID))
+			} else if err := w.Put(ctx, store.Item{PK: pk, SK: "TEAM#" + team, Kind: "team",
+				Value: gitpulse.Team{ID: team, CourseID: course.ID, Name: p.Name, FullPath: p.PathWithNamespace}}); err != nil {
+				return resp, err
+			}
+			proj := gitpulse.Project{ID: p.ID, CourseID: course.ID, TeamID: team, Name: p.Name, Path: p.Path,
+				FullPath: p.PathWithNamespace, WebURL: p.WebURL, DefaultBranch: p.DefaultBranch,
+				LastActivityAt: val(p.LastActivityAt), Archived: p.Archived}
+			projects[p.ID] = proj
+			if err := w.Put(ctx, store.Item{PK: pk, SK: store.ProjectSK(p.ID), Kind: "project", Value: proj}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("list projects: %w", err)
+	}
+	res.Projects = len(projects)
+
+	var state CourseState
+	if err := s.Store.Get(ctx, pk, "STATE", &state); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	tasks := map[int64]*Task{}
+	task := func(pid int64) *Task {
+		if tasks[pid] == nil {
+			tasks[pid] = &Task{CourseID: course.ID, ProjectID: pid, ScheduledAt: start}
+		}
+		return tasks[pid]
+	}
+
+	// Changed merge requests and issues of the whole course: one list each.
+	newMRsAfter := state.MRsAfter
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		opt := &gl.ListGroupMergeRequestsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page},
+			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"), UpdatedAfter: state.MRsAfter}
+		mrs, resp, err := api.MergeRequests.ListGroupMergeRequests(course.ID, opt, gl.WithContext(ctx), withArchived)
+		for _, m := range mrs {
+			if _, ok := projects[m.ProjectID]; !ok {
+				continue // a project shared into the course, not one of its own
+			}
+			mr := mergeRequest(m)
+			if state.MRsAfter != nil && !mr.UpdatedAt.After(*state.MRsAfter) {
+				continue // the boundary item of an inclusive updated_after: done last time
+			}
+			res.MRs++
+			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(m.ProjectID), SK: "MR#" + itoa(m.IID), Kind: "merge_request", Value: mr}); err != nil {
+				return resp, err
+			}
+			t := task(m.ProjectID)
+			t.MRs = append(t.MRs, m.IID)
+			if mr.MergedAt != nil && state.MRsAfter != nil {
+				// The merge put the branch's commits on the default branch
+				// with their own (older) dates: read back to a week before
+				// the merge request was opened.
+				t.CommitsFrom = earlier(t.CommitsFrom, mr.CreatedAt.AddDate(0, 0, -7))
+				t.Repo = true
+			}
+			newMRsAfter = later(newMRsAfter, mr.UpdatedAt)
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("list merge requests: %w", err)
+	}
+	newIssuesAfter := state.IssuesAfter
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		opt := &gl.ListGroupIssuesOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page},
+			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"), UpdatedAfter: state.IssuesAfter}
+		is, resp, err := api.Issues.ListGroupIssues(course.ID, opt, gl.WithContext(ctx), withArchived)
+		for _, i := range is {
+			if _, ok := projects[i.ProjectID]; !ok {
+				continue
+			}
+			it := issue(i)
+			if state.IssuesAfter != nil && !it.UpdatedAt.After(*state.IssuesAfter) {
+				continue
+			}
+			res.Issues++
+			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(i.ProjectID), SK: "ISSUE#" + itoa(i.IID), Kind: "issue", Value: it}); err != nil {
+				return resp, err
+			}
+			task(i.ProjectID) // the aggregates change
+			newIssuesAfter = later(newIssuesAfter, it.UpdatedAt)
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("list issues: %w", err)
+	}
+
+	// Repository polls: skipped only where provably safe.
+	states, err := store.All[ProjectState](ctx, s.Store, pk, "SYNC#")
+	if err != nil {
+		return err
+	}
+	byID := map[int64]ProjectState{}
+	for _, st := range states {
+		byID[st.ProjectID] = st
+	}
+	for id, p := range projects {
+		st, ok := byID[id]
+		if NeedsRepoPoll(p, st, ok, start) {
+			task(id).Repo = true
+		}
+		if tasks[id] != nil && tasks[id].Repo {
+			res.RepoPolls++
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	if err := s.send(ctx, tasks); err != nil {
+		return err
+	}
+	res.Tasks = len(tasks)
+
+	// Only now, with the items stored and the tasks queued, move the
+	// cursors. GitLab's updated_after is inclusive: the boundary items are
+	// read again next time, which upserts make harmless.
+	state.MRsAfter, state.IssuesAfter = newMRsAfter, newIssuesAfter
+	state.LastRun, state.LastSuccess, state.LastError, state.LastErrorAt = &start, &start, "", nil
+	return s.Store.Put(ctx, store.Item{PK: pk, SK: "STATE", Kind: "course_state", Value: state})
+}
+
+// teamGroup returns the course's direct subgroup that holds namespace id
+// (teams are the first level below the course; deeper groups belong to
+// their team).
+func teamGroup(groups map[int64]*gl.Group, id, courseID int64) int64 {
+	for {
+		g, ok := groups[id]
+		if !ok || g.ParentID == courseID || g.ParentID == 0 {
+			return id
+		}
+		id = g.ParentID
+	}
+}
+
+// NeedsRepoPoll decides whether a project's members, commits and
+// pipelines must be read. GitLab moves last_activity_at on pushes, issue,
+// MR and comment events but at most once an hour, so an event at time t
+// shows as a last_activity_at within the hour before t. Skipping is
+// provably safe only when the last complete poll started more than an hour
+// after last_activity_at: anything newer would have moved it past the
+// poll. A project with running pipelines is polled until they finish.
+func NeedsRepoPoll(p gitpulse.Project, st ProjectState, known bool, now time.Time) bool {
+	if !known || st.RepoPolledAt == nil || st.RunningPipelines > 0 || st.CommitsUntil != nil {
+		return true
+	}
+	return !st.RepoPolledAt.After(p.LastActivityAt.Add(time.Hour))
+}
+
+func (s *Scheduler) send(ctx context.Context, tasks map[int64]*Task) error {
+	var batch []sqstypes.SendMessageBatchRequestEntry
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		out, err := s.Queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: batch})
+		if err != nil {
+			return fmt.Errorf("queue tasks: %w", err)
+		}
+		if len(out.Failed) > 0 {
+			return fmt.Errorf("queue tasks: %d of %d refused (%s)", len(out.Failed), len(batch), aws.ToString(out.Failed[0].Message))
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for id, t := range tasks {
+		body, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, sqstypes.SendMessageBatchRequestEntry{Id: aws.String("p" + itoa(id)), MessageBody: aws.String(string(body))})
+		if len(batch) == 10 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}

@@ -1,0 +1,93 @@
+// Package sync keeps a course's GitLab activity in DynamoDB, asking GitLab
+// as little as possible.
+//
+// The scheduler runs per course: it lists the teams (descendant groups) and
+// projects, reads the course's changed merge requests and issues with one
+// paginated group-level call each (updated_after the course cursor), stores
+// them, and sends one SQS message per project that has work: its changed
+// merge requests (notes, approvals, closed issues) and, unless provably
+// unnecessary, a repository poll (members, commits, pipelines).
+//
+// The worker does a project's work, writes items as upserts by natural key,
+// and only then advances the project's cursors, so a crash loses nothing and
+// a redelivered message duplicates nothing. It watches its deadline and hands
+// the rest of the work back to the queue instead of being cut off. After a
+// project's work is complete it recomputes the project's aggregates from its
+// items, which keeps them exact however often a message is delivered.
+package sync
+
+import (
+	"strconv"
+	"time"
+)
+
+// Task is one SQS message: the work on one project.
+type Task struct {
+	CourseID  int64   `json:"course_id"`
+	ProjectID int64   `json:"project_id"`
+	Repo      bool    `json:"repo,omitempty"` // members, commits, pipelines
+	MRs       []int64 `json:"mrs,omitempty"`  // merge requests whose notes and approvals to read
+	// CommitsFrom reaches back for commits a merge brought to the default
+	// branch: they keep their older commit dates, below the cursor.
+	CommitsFrom *time.Time `json:"commits_from,omitempty"`
+	// ScheduledAt is when the scheduler made the task: a repository poll
+	// completed after it makes a duplicate delivery skip the poll.
+	ScheduledAt time.Time `json:"scheduled_at"`
+	// MembersDone: a continuation after the members were read.
+	MembersDone bool `json:"members_done,omitempty"`
+	// Part counts continuations after a deadline (for logs).
+	Part int `json:"part,omitempty"`
+}
+
+// ProjectState is a project's sync cursors and status (item COURSE#<id> /
+// SYNC#<project id>; the scheduler reads them all with one query).
+type ProjectState struct {
+	ProjectID int64 `json:"project_id" dynamodbav:"project_id"`
+	// CommitsSince is the newest committed date fully synced.
+	CommitsSince *time.Time `json:"commits_since,omitempty" dynamodbav:"commits_since,omitempty"`
+	// A commit read cut short by the deadline: the older commits from
+	// CommitsSince to CommitsUntil are still to read; CommitsMax is the
+	// newest commit the cut-short read saw.
+	CommitsUntil *time.Time `json:"commits_until,omitempty" dynamodbav:"commits_until,omitempty"`
+	CommitsMax   *time.Time `json:"commits_max,omitempty" dynamodbav:"commits_max,omitempty"`
+	// CommitsFrom is the lower bound the read in progress uses.
+	CommitsFrom *time.Time `json:"commits_from,omitempty" dynamodbav:"commits_from,omitempty"`
+	// PipelinesAfter is the newest pipeline update synced.
+	PipelinesAfter *time.Time `json:"pipelines_after,omitempty" dynamodbav:"pipelines_after,omitempty"`
+	// RunningPipelines is how many pipelines were still running.
+	RunningPipelines int `json:"running_pipelines" dynamodbav:"running_pipelines"`
+	// RepoPolledAt is when the last complete repository poll started.
+	RepoPolledAt *time.Time `json:"repo_polled_at,omitempty" dynamodbav:"repo_polled_at,omitempty"`
+
+	LastSuccess     *time.Time `json:"last_success,omitempty" dynamodbav:"last_success,omitempty"`
+	LastError       string     `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
+	LastErrorAt     *time.Time `json:"last_error_at,omitempty" dynamodbav:"last_error_at,omitempty"`
+	LastErrorStatus int        `json:"last_error_status,omitempty" dynamodbav:"last_error_status,omitempty"`
+	ItemsWritten    int64      `json:"items_written" dynamodbav:"items_written"`
+}
+
+// CourseState is the scheduler's cursors for one course.
+type CourseState struct {
+	MRsAfter    *time.Time `json:"mrs_after,omitempty" dynamodbav:"mrs_after,omitempty"`
+	IssuesAfter *time.Time `json:"issues_after,omitempty" dynamodbav:"issues_after,omitempty"`
+	LastRun     *time.Time `json:"last_run,omitempty" dynamodbav:"last_run,omitempty"`
+	LastSuccess *time.Time `json:"last_success,omitempty" dynamodbav:"last_success,omitempty"`
+	LastError   string     `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty" dynamodbav:"last_error_at,omitempty"`
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func earlier(a *time.Time, b time.Time) *time.Time {
+	if a == nil || b.Before(*a) {
+		return &b
+	}
+	return a
+}
+
+func later(a *time.Time, b time.Time) *time.Time {
+	if a == nil || b.After(*a) {
+		return &b
+	}
+	return a
+}

@@ -1,0 +1,391 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+)
+
+// Sender is the SQS call the worker makes to hand work back.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Worker runs project tasks from the queue.
+type Worker struct {
+	GitLab   *gitlab.Client
+	Store    store.Store
+	Queue    Sender
+	QueueURL string
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Margin is the time kept in hand before the invocation deadline to
+	// store what was read and queue the rest (default 15s).
+	Margin time.Duration
+}
+
+// Handle runs each message's task. A failing task is reported as that
+// message's failure (SQS redelivers it; the others are done), never the
+// whole batch. Redelivery is safe: writes are upserts by natural key and
+// cursors move only after the writes.
+func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		var t Task
+		if err := json.Unmarshal([]byte(rec.Body), &t); err != nil || t.ProjectID == 0 || t.CourseID == 0 {
+			// Never succeeds: fail it so that it ends in the dead-letter
+			// queue for a person to look at, not silently dropped.
+			w.Logger.ErrorContext(ctx, "malformed sync task", "message_id", rec.MessageId, "reason", "body must be {course_id, project_id, ...}")
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			continue
+		}
+		if err := w.Process(ctx, t); err != nil {
+			w.Logger.WarnContext(ctx, "sync task failed", "project_id", t.ProjectID, "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// errOutOfTime stops a task before the deadline; the rest is queued.
+var errOutOfTime = errors.New("deadline near")
+
+func (w *Worker) timeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	margin := w.Margin
+	if margin <= 0 {
+		margin = 15 * time.Second
+	}
+	return time.Until(dl) > margin
+}
+
+// run is one task's progress, kept on the stack (never on the Worker:
+// warm invocations must not inherit it).
+type run struct {
+	t     Task
+	state ProjectState
+	w     *store.Writer
+	start time.Time
+	// progressed is set after the first page of this invocation: every
+	// invocation reads at least one page before it may hand back, so a
+	// task always moves forward.
+	progressed bool
+}
+
+// stop reports whether to hand the rest back now.
+func (w *Worker) stop(ctx context.Context, r *run) bool {
+	if !r.progressed {
+		r.progressed = true
+		return false
+	}
+	return !w.timeLeft(ctx)
+}
+
+// Process runs one task. A 403 or 404 from GitLab (project gone, access
+// lost) is recorded on the project and the task is done; other errors are
+// recorded and returned so that the message is retried.
+func (w *Worker) Process(ctx context.Context, t Task) error {
+	r := &run{t: t, w: &store.Writer{Store: w.Store}, start: w.Now().UTC()}
+	cpk, ssk := store.CoursePK(t.CourseID), "SYNC#"+itoa(t.ProjectID)
+	if err := w.Store.Get(ctx, cpk, ssk, &r.state); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.state.ProjectID = t.ProjectID
+	err := w.work(ctx, r)
+	if errors.Is(err, errOutOfTime) {
+		return w.handBack(ctx, r)
+	}
+	if err != nil {
+		f := gitlab.Classify(err)
+		now := w.Now().UTC()
+		r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = describeErr(err), &now, f.Status
+		// The cursors in the state may only be saved once the items they
+		// cover are stored.
+		if ferr := r.w.Flush(ctx); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		if perr := w.putState(ctx, r); perr != nil {
+			return errors.Join(err, perr)
+		}
+		if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound {
+			return nil // permanent for this project: recorded, not retried
+		}
+		return err
+	}
+	if err := w.aggregate(ctx, r); err != nil {
+		return err
+	}
+	r.state.LastSuccess, r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = &r.start, "", nil, 0
+	if err := r.w.Flush(ctx); err != nil {
+		return err
+	}
+	r.state.ItemsWritten = int64(r.w.Items)
+	return w.putState(ctx, r)
+}
+
+func (w *Worker) putState(ctx context.Context, r *run) error {
+	return w.Store.Put(ctx, store.Item{PK: store.CoursePK(r.t.CourseID), SK: "SYNC#" + itoa(r.t.ProjectID), Kind: "sync_state", Value: r.state})
+}
+
+// handBack stores what was read and queues the rest of the task.
+func (w *Worker) handBack(ctx context.Context, r *run) error {
+	// Use a fresh context: the invocation's is about to end, and losing
+	// the hand-back would only mean SQS redelivers the whole task.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.w.Flush(bg); err != nil {
+		return err
+	}
+	if err := w.putState(bg, r); err != nil {
+		return err
+	}
+	rest := r.t
+	rest.Part++
+	body, _ := json.Marshal(rest)
+	if _, err := w.Queue.SendMessage(bg, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		return fmt.Errorf("hand back project %d: %w", r.t.ProjectID, err)
+	}
+	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
+	return nil
+}
+
+func (w *Worker) work(ctx context.Context, r *run) error {
+	api, err := w.GitLab.API(ctx)
+	if err != nil {
+		return err
+	}
+	ppk := store.ProjectPK(r.t.ProjectID)
+	st := r.state
+	if r.t.Repo && st.CommitsUntil == nil && st.RepoPolledAt != nil && !st.RepoPolledAt.Before(r.t.ScheduledAt) {
+		r.t.Repo = false // a duplicate delivery: this poll is done already
+	}
+	if r.t.Repo {
+		if err := w.repo(ctx, api, r, ppk); err != nil {
+			return err
+		}
+		r.t.Repo = false
+	}
+	if len(r.t.MRs) == 0 {
+		return nil
+	}
+	mrs, err := store.All[gitpulse.MergeRequest](ctx, w.Store, ppk, "MR#")
+	if err != nil {
+		return err
+	}
+	extras, err := store.All[mrExtra](ctx, w.Store, ppk, "MRX#")
+	if err != nil {
+		return err
+	}
+	byIID := map[int64]gitpulse.MergeRequest{}
+	for _, mr := range mrs {
+		byIID[mr.IID] = mr
+	}
+	done := map[int64]time.Time{}
+	for _, x := range extras {
+		done[x.IID] = x.SyncedFor
+	}
+	for len(r.t.MRs) > 0 {
+		iid := r.t.MRs[0]
+		mr := byIID[iid]
+		// Read already for this version of the merge request (a
+		// duplicate delivery): nothing to ask GitLab.
+		if at, ok := done[iid]; ok && !mr.UpdatedAt.IsZero() && !at.Before(mr.UpdatedAt) {
+			r.t.MRs = r.t.MRs[1:]
+			continue
+		}
+		if w.stop(ctx, r) {
+			return errOutOfTime
+		}
+		if err := w.mergeRequest(ctx, api, r, ppk, iid, mr); err != nil {
+			return fmt.Errorf("merge request !%d: %w", iid, err)
+		}
+		r.t.MRs = r.t.MRs[1:]
+	}
+	return nil
+}
+
+func (w *Worker) repo(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	// Members, inherited included (once per poll, not again in its
+	// continuations).
+	if !r.t.MembersDone {
+		if w.stop(ctx, r) {
+			return errOutOfTime
+		}
+		if err := w.members(ctx, api, r, ppk); err != nil {
+			return err
+		}
+		r.t.MembersDone = true
+	}
+	return w.commitsAndPipelines(ctx, api, r, ppk)
+}
+
+func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	pid := r.t.ProjectID
+	if err := pages(ctx, func(page int64) (*gl.Response, error) {
+		ms, resp, err := api.ProjectMembers.ListAllProjectMembers(pid, &gl.ListProjectMembersOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, m := range ms {
+			mem := gitpulse.Member{UserID: m.ID, Username: m.Username, Name: m.Name, AccessLevel: int(m.AccessLevel), Bot: IsBot(m.Username)}
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "MEMBER#" + itoa(m.ID), Kind: "member", Value: mem}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil); err != nil {
+		return fmt.Errorf("list members: %w", err)
+	}
+	return nil
+}
+
+func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	pid := r.t.ProjectID
+
+	// Commits on the default branch, newest first, since the cursor. A
+	// read cut short keeps how far down it got (CommitsUntil) and the
+	// newest commit it saw (CommitsMax); the next part reads the rest.
+	st := &r.state
+	if st.CommitsUntil == nil { // a new read, not the rest of a cut-short one
+		st.CommitsFrom = st.CommitsSince
+		if r.t.CommitsFrom != nil && st.CommitsFrom != nil {
+			st.CommitsFrom = earlier(st.CommitsFrom, *r.t.CommitsFrom)
+		}
+	}
+	opt := &gl.ListCommitsOptions{ListOptions: gl.ListOptions{PerPage: perPage}, WithStats: gl.Ptr(true), Since: st.CommitsFrom, Until: st.CommitsUntil}
+	var stopped bool
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
+		if w.stop(ctx, r) {
+			stopped = true
+			return nil, errOutOfTime
+		}
+		opt.Page = page
+		cs, resp, err := api.Commits.ListCommits(pid, opt, gl.WithContext(ctx))
+		for _, c := range cs {
+			cm := gitpulse.Commit{SHA: c.ID, Title: c.Title, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthoredAt: val(c.AuthoredDate),
+				Merge: len(c.ParentIDs) > 1}
+			if c.Stats != nil {
+				cm.Additions, cm.Deletions = int(c.Stats.Additions), int(c.Stats.Deletions)
+			}
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", Value: cm}); err != nil {
+				return resp, err
+			}
+			committed := val(c.CommittedDate)
+			st.CommitsMax = later(st.CommitsMax, committed)
+			if st.CommitsUntil == nil || committed.Before(*st.CommitsUntil) {
+				u := committed
+				st.CommitsUntil = &u
+			}
+		}
+		return resp, err
+	}, nil)
+	if stopped || err != nil {
+		return err
+	}
+	if st.CommitsMax != nil {
+		st.CommitsSince = later(st.CommitsSince, *st.CommitsMax)
+	}
+	st.CommitsUntil, st.CommitsMax, st.CommitsFrom = nil, nil, nil
+
+	// Pipelines updated since the cursor, oldest update first, so the
+	// cursor can move page by page.
+	popt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, UpdatedAfter: st.PipelinesAfter,
+		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		if w.stop(ctx, r) {
+			stopped = true
+			return nil, errOutOfTime
+		}
+		popt.Page = page
+		ps, resp, err := api.Pipelines.ListProjectPipelines(pid, popt, gl.WithContext(ctx))
+		for _, p := range ps {
+			pl := pipeline(p)
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", Value: pl}); err != nil {
+				return resp, err
+			}
+		}
+		if err == nil && len(ps) > 0 {
+			// Items are buffered: the cursor is saved with them (the
+			// state is written after the flush).
+			st.PipelinesAfter = later(st.PipelinesAfter, pipeline(ps[len(ps)-1]).UpdatedAt)
+		}
+		return resp, err
+	}, nil)
+	if stopped || err != nil {
+		return err
+	}
+	st.RepoPolledAt = &r.start
+	return nil
+}
+
+// mergeRequest reads a merge request's notes, approvals and (merged) the
+// issues it closed.
+func (w *Worker) mergeRequest(ctx context.Context, api *gl.Client, r *run, ppk string, iid int64, mr gitpulse.MergeRequest) error {
+	pid := r.t.ProjectID
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
+		ns, resp, err := api.Notes.ListMergeRequestNotes(pid, iid, &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, n := range ns {
+			note := gitpulse.Note{ID: n.ID, MRIID: iid, System: n.System, CreatedAt: val(n.CreatedAt), MRAuthorID: mr.Author.UserID,
+				Author: gitpulse.Person{UserID: n.Author.ID, Username: n.Author.Username, Name: n.Author.Name}}
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "NOTE#" + itoa(iid) + "#" + itoa(n.ID), Kind: "note", Value: note}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("notes: %w", err)
+	}
+	ap, _, err := api.MergeRequestApprovals.GetConfiguration(pid, iid, gl.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("approvals: %w", err)
+	}
+	extra := mrExtra{IID: iid, ApprovedBy: []gitpulse.Person{}, SyncedFor: mr.UpdatedAt}
+	for _, a := range ap.ApprovedBy {
+		if a != nil && a.User != nil {
+			extra.ApprovedBy = append(extra.ApprovedBy, person(a.User))
+		}
+	}
+	if mr.State == "merged" {
+		is, _, err := api.MergeRequests.GetIssuesClosedOnMerge(pid, iid, &gl.GetIssuesClosedOnMergeOptions{ListOptions: gl.ListOptions{PerPage: perPage}}, gl.WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("closed issues: %w", err)
+		}
+		for _, i := range is {
+			if i.ProjectID == pid {
+				extra.ClosesIssues = append(extra.ClosesIssues, i.IID)
+			}
+		}
+	}
+	return r.w.Put(ctx, store.Item{PK: ppk, SK: "MRX#" + itoa(iid), Kind: "merge_request_extra", Value: extra})
+}
+
+// mrExtra is what the worker learns per merge request beyond the list.
+type mrExtra struct {
+	IID          int64             `dynamodbav:"iid"`
+	ApprovedBy   []gitpulse.Person `dynamodbav:"approved_by"`
+	ClosesIssues []int64           `dynamodbav:"closes_issues,omitempty"`
+	// SyncedFor is the merge request's updated_at when this was read.
+	SyncedFor time.Time `dynamodbav:"synced_for"`
+}
+
+func unmarshal[T any](item map[string]ddbtypes.AttributeValue) (T, error) {
+	var v T
+	err := attributevalue.UnmarshalMap(item, &v)
+	return v, err
+}
