@@ -89,10 +89,14 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		token.GitLabURL, token.Token = u, gitlabToken
 		fmt.Fprintf(out, "GitLab: using %s\n", u)
 	} else {
-		simURL, tok, stopSim, err := startSim(envOr("SIM_PORT", "8929"))
+		simURL, tok, course, stopSim, err := startSim(envOr("SIM_PORT", "8929"))
 		if err != nil {
 			return err
 		}
+		os.Setenv(config.EnvCourses, envOr(config.EnvCourses, course))
+		// The simulator is local: no need for a self-managed instance's
+		// polite request rate.
+		os.Setenv(config.EnvRequestsPerSecond, envOr(config.EnvRequestsPerSecond, "200"))
 		cleanups = append(cleanups, stopSim)
 		token.GitLabURL, token.Token, token.TokenID = simURL, tok.Value, tok.ID
 		fmt.Fprintf(out, "GitLab: simulator at %s (demo token id %d)\n", simURL, tok.ID)
@@ -114,6 +118,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	os.Setenv(config.EnvDataTable, res.DataTable)
 	os.Setenv(config.EnvAuditTable, res.AuditTable)
 	os.Setenv(config.EnvAlertTopicARN, res.AlertTopicARN)
+	os.Setenv(config.EnvSyncQueueURL, res.SyncQueueURL)
 	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
 	os.Setenv(config.EnvSelfRotation, envOr(config.EnvSelfRotation, "true"))
@@ -128,6 +133,24 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	printTokenCheck(ctx, out, checker)
+
+	// A first sync, then one every SYNC_INTERVAL, as the schedule does.
+	syncer, err := platform.New(ctx, "sync", config.EnvDataTable, config.EnvSyncQueueURL)
+	if err != nil {
+		return err
+	}
+	every, err := time.ParseDuration(envOr("SYNC_INTERVAL", "15m"))
+	if err != nil || every <= 0 {
+		return fmt.Errorf("SYNC_INTERVAL: %q is not a duration such as 15m", os.Getenv("SYNC_INTERVAL"))
+	}
+	if len(syncer.Config.Courses) == 0 {
+		fmt.Fprintf(out, "Sync: no course configured; set %s to a GitLab group path to sync one\n", config.EnvCourses)
+	} else {
+		if err := syncOnce(ctx, out, syncer); err != nil {
+			fmt.Fprintf(out, "Sync failed: %v\n", err)
+		}
+		go keepSyncing(ctx, out, syncer, every)
+	}
 
 	// The API, the same handler the api Lambda serves.
 	p, err := platform.New(ctx, "api", config.EnvDataTable)
@@ -209,22 +232,28 @@ func acquireLock(port string) error {
 }
 
 // startSim serves the GitLab simulator with a demo user and token.
-func startSim(port string) (string, sim.Token, func(), error) {
+func startSim(port string) (string, sim.Token, string, func(), error) {
 	s := sim.New()
 	expires := time.Now().UTC().AddDate(0, 0, 90)
 	demo := s.AddUser("demo", "Demo Teacher", false)
+	// A demo course (three teams and a solo project, four weeks of work)
+	// that the demo teacher owns.
+	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4})
+	if err := s.AddMember("group", course.GroupID, demo.ID, 50); err != nil {
+		return "", sim.Token{}, "", nil, err
+	}
 	// self_rotate lets `make rotate-now` rotate it (TOKEN_SELF_ROTATION is on).
 	tok, err := s.AddToken(sim.TokenSpec{UserID: demo.ID, Name: "gitpulse-demo", Scopes: []string{"read_api", "read_repository", "self_rotate"}, ExpiresAt: &expires})
 	if err != nil {
-		return "", tok, nil, err
+		return "", tok, "", nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
-		return "", tok, nil, fmt.Errorf("cannot start the GitLab simulator on port %s (%v): set SIM_PORT to a free port", port, err)
+		return "", tok, "", nil, fmt.Errorf("cannot start the GitLab simulator on port %s (%v): set SIM_PORT to a free port", port, err)
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), tok, func() { _ = srv.Close() }, nil
+	return "http://" + ln.Addr().String(), tok, course.Path, func() { _ = srv.Close() }, nil
 }
 
 // script runs infra/scripts/moto.sh and returns what it printed.
@@ -239,7 +268,7 @@ func script(args ...string) (string, error) {
 // It holds no token: functions read it from the local secret.
 func writeEnvFile() error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation, config.EnvSyncQueueURL, config.EnvCourses} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
 	return os.WriteFile(envFile, []byte(b.String()), 0o600)
