@@ -4,9 +4,7 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -17,11 +15,7 @@ import (
 )
 
 func main() {
-	p, err := platform.New(context.Background(), "api", config.EnvDataTable)
-	if err != nil {
-		platform.NewLogger("api").Error("cannot start", "error", err.Error())
-		os.Exit(1)
-	}
+	p := platform.Boot("api", config.EnvDataTable)
 	handler := api.New(api.Deps{
 		Health:     p.HealthChecker(),
 		Logger:     p.Logger,

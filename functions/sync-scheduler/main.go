@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -16,11 +15,7 @@ import (
 )
 
 func main() {
-	p, err := platform.New(context.Background(), "sync-scheduler", config.EnvDataTable, config.EnvSyncQueueURL)
-	if err != nil {
-		platform.NewLogger("sync-scheduler").Error("cannot start", "error", err.Error())
-		os.Exit(1)
-	}
+	p := platform.Boot("sync-scheduler", config.EnvDataTable, config.EnvSyncQueueURL)
 	scheduler := p.SyncScheduler()
 	lambda.Start(platform.Wrap(p, func(ctx context.Context, _ json.RawMessage) (gpsync.Summary, error) {
 		return scheduler.Run(ctx, p.Config.Courses)

@@ -3,9 +3,6 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/gitpulse/gitpulse/shared/config"
@@ -13,10 +10,6 @@ import (
 )
 
 func main() {
-	p, err := platform.New(context.Background(), "sync-worker", config.EnvDataTable, config.EnvSyncQueueURL)
-	if err != nil {
-		platform.NewLogger("sync-worker").Error("cannot start", "error", err.Error())
-		os.Exit(1)
-	}
+	p := platform.Boot("sync-worker", config.EnvDataTable, config.EnvSyncQueueURL)
 	lambda.Start(platform.Wrap(p, p.SyncWorker().Handle))
 }

@@ -4,9 +4,6 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/gitpulse/gitpulse/shared/config"
@@ -14,10 +11,6 @@ import (
 )
 
 func main() {
-	p, err := platform.New(context.Background(), "token-check", config.EnvDataTable, config.EnvAlertTopicARN)
-	if err != nil {
-		platform.NewLogger("token-check").Error("cannot start", "error", err.Error())
-		os.Exit(1)
-	}
+	p := platform.Boot("token-check", config.EnvDataTable, config.EnvAlertTopicARN)
 	lambda.Start(platform.Wrap(p, p.TokenCheck().Handle))
 }

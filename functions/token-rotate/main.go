@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,11 +14,7 @@ import (
 )
 
 func main() {
-	p, err := platform.New(context.Background(), "token-rotate", config.EnvAlertTopicARN)
-	if err != nil {
-		platform.NewLogger("token-rotate").Error("cannot start", "error", err.Error())
-		os.Exit(1)
-	}
+	p := platform.Boot("token-rotate", config.EnvAlertTopicARN)
 	rotator := p.Rotator()
 	lambda.Start(platform.Wrap(p, func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) (struct{}, error) {
 		return struct{}{}, rotator.Handle(ctx, ev)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -257,4 +258,15 @@ func (p *Platform) SyncWorker() *gpsync.Worker {
 		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
 		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
 	}
+}
+
+// Boot is New for a function's main: on a configuration error it logs the
+// error (it names the variable) and exits before the function serves.
+func Boot(function string, required ...string) *Platform {
+	p, err := New(context.Background(), function, required...)
+	if err != nil {
+		NewLogger(function).Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	return p
 }
