@@ -45,11 +45,10 @@ type Store struct {
 }
 
 // Key helpers.
-func CoursePK(id int64) string         { return "COURSE#" + strconv.FormatInt(id, 10) }
-func ProjectPK(id int64) string        { return "PROJECT#" + strconv.FormatInt(id, 10) }
-func ProjectSK(id int64) string        { return "PROJECT#" + strconv.FormatInt(id, 10) }
-func CourseSK(id int64) string         { return "COURSE#" + strconv.FormatInt(id, 10) }
-func id(prefix string, n int64) string { return prefix + strconv.FormatInt(n, 10) }
+func CoursePK(id int64) string  { return "COURSE#" + strconv.FormatInt(id, 10) }
+func ProjectPK(id int64) string { return "PROJECT#" + strconv.FormatInt(id, 10) }
+func ProjectSK(id int64) string { return "PROJECT#" + strconv.FormatInt(id, 10) }
+func CourseSK(id int64) string  { return "COURSE#" + strconv.FormatInt(id, 10) }
 
 // Item is one item to write: its keys, a kind, and the value's attributes.
 type Item struct {
