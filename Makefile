@@ -63,6 +63,9 @@ clean: ## Remove build output and local state.
 bench-audit: $(RIE) ## Benchmark 1,000 GitLab calls with the audit off, discarded and on (moto server); prints medians and ratios.
 	infra/scripts/bench.sh audit
 
+bench-sync: ## Benchmark the GitLab sync on a generated course (moto server): GitLab requests vs the lower bound, DynamoDB writes, wall time, worker heap; flags via ARGS='-teams 4'.
+	infra/scripts/bench.sh sync $(ARGS)
+
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
 	@source .run/local.env && go run ./infra/rotatenow

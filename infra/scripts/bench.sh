@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # make bench-<name>: run a benchmark against moto server (started and
-# stopped here) and print the median of each case and its ratio to the
-# first case. Machines are shared and noisy: compare ratios within one run.
+# stopped here).
+#   audit: the median of each case and its ratio to the first case.
+#          Machines are shared and noisy: compare ratios within one run.
+#   sync:  infra/benchsync on a generated course; the other arguments go
+#          to it (e.g. bench.sh sync -teams 4).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: bench.sh audit}
-count=${COUNT:-5}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-trap 'infra/scripts/moto.sh stop "$port"' EXIT INT TERM
-export GITPULSE_TEST_AWS_ENDPOINT=$(infra/scripts/moto.sh start "$port")
+name=${1:?usage: bench.sh audit|sync [args]}
+shift
 case "$name" in
-  audit) pkg=./shared/audit; bench=BenchmarkGitLabCalls ;;
+  audit|sync) ;;
   *) echo "unknown benchmark $name" >&2; exit 2 ;;
 esac
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+trap 'infra/scripts/moto.sh stop "$port"' EXIT INT TERM
+endpoint=$(infra/scripts/moto.sh start "$port") # a failed start stops here (set -e)
+export GITPULSE_TEST_AWS_ENDPOINT=$endpoint
+
+if [ "$name" = sync ]; then
+  AWS_ENDPOINT_URL=$endpoint AWS_REGION=eu-central-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_PROFILE= \
+    go run ./infra/benchsync "$@"
+  exit
+fi
+
+count=${COUNT:-5}
+pkg=./shared/audit; bench=BenchmarkGitLabCalls
 out=$(go test -run '^$' -bench "^$bench\$" -count "$count" "$pkg")
 echo "$out" | grep '^Benchmark'
 echo

@@ -217,7 +217,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 			}
 			t := task(m.ProjectID)
 			t.MRs = append(t.MRs, m.IID)
-			if mr.MergedAt != nil && state.MRsAfter != nil {
+			if mr.MergedAt != nil && state.MRsAfter != nil && mr.MergedAt.After(*state.MRsAfter) {
 				// The merge put the branch's commits on the default branch
 				// with their own (older) dates: read back to a week before
 				// the merge request was opened.

@@ -362,14 +362,17 @@ func (w *Worker) mergeRequest(ctx context.Context, api *gl.Client, r *run, ppk s
 		}
 	}
 	if mr.State == "merged" {
-		is, _, err := api.MergeRequests.GetIssuesClosedOnMerge(pid, iid, &gl.GetIssuesClosedOnMergeOptions{ListOptions: gl.ListOptions{PerPage: perPage}}, gl.WithContext(ctx))
+		err := pages(ctx, func(page int64) (*gl.Response, error) {
+			is, resp, err := api.MergeRequests.GetIssuesClosedOnMerge(pid, iid, &gl.GetIssuesClosedOnMergeOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+			for _, i := range is {
+				if i.ProjectID == pid {
+					extra.ClosesIssues = append(extra.ClosesIssues, i.IID)
+				}
+			}
+			return resp, err
+		}, nil)
 		if err != nil {
 			return fmt.Errorf("closed issues: %w", err)
-		}
-		for _, i := range is {
-			if i.ProjectID == pid {
-				extra.ClosesIssues = append(extra.ClosesIssues, i.IID)
-			}
 		}
 	}
 	return r.w.Put(ctx, store.Item{PK: ppk, SK: "MRX#" + itoa(iid), Kind: "merge_request_extra", Value: extra})

@@ -1,0 +1,223 @@
+// Command benchsync benchmarks the GitLab sync on a generated course: a
+// full sync, an incremental sync of a quiet course and one after new
+// activity, each a scheduler run and the queue drained through the worker,
+// as the Lambda functions run them. It prints GitLab requests by endpoint
+// against the lower bound for the data, DynamoDB write requests and items,
+// wall times and the worker's peak heap, then a summary against the goals
+// of the sync issue. A missed goal is reported, not an error: the exit
+// status is non-zero only when the benchmark cannot run or the stored data
+// differs from the simulator's.
+//
+//	make bench-sync                           (starts and stops moto server)
+//	make bench-sync ARGS='-teams 4 -weeks 6'  (a smaller course)
+//	go run ./infra/benchsync -h               (with AWS_ENDPOINT_URL set to a moto server)
+//
+// The GitLab simulator runs in-process; AWS (moto) is found through the
+// usual AWS_* environment.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/hashicorp/go-cleanhttp"
+
+	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	"github.com/gitpulse/gitpulse/infra/provision"
+	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-sync:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	seed     int64
+	spec     sim.CourseSpec
+	quiet    time.Duration
+	activity int
+	verbose  bool
+}
+
+// parseFlags reads the command line. The defaults make a course just above
+// the issue's minimum size.
+func parseFlags() options {
+	var o options
+	flag.Int64Var(&o.seed, "seed", 42, "generator seed (course and added activity)")
+	flag.StringVar(&o.spec.Path, "path", "kpi/tp-bench", "course group path")
+	flag.IntVar(&o.spec.Teams, "teams", 10, "teams (subgroups)")
+	flag.IntVar(&o.spec.StudentsPerTeam, "students-per-team", 4, "students per team")
+	flag.IntVar(&o.spec.ProjectsPerTeam, "projects-per-team", 4, "projects per team")
+	flag.IntVar(&o.spec.Weeks, "weeks", 14, "weeks of activity")
+	flag.Float64Var(&o.spec.CommitsPerStudentWeek, "commits", 42, "commits per student and week")
+	flag.Float64Var(&o.spec.MRsPerStudentWeek, "mrs", 7, "merge requests per student and week")
+	flag.Float64Var(&o.spec.IssuesPerStudentWeek, "issues", 11, "issues per student and week")
+	flag.Float64Var(&o.spec.PipelinesPerProjectWeek, "pipelines", 9.5, "pipelines per project and week")
+	flag.DurationVar(&o.quiet, "quiet", 3*time.Hour, "the generated activity ends at least this long before now (at a midnight UTC)")
+	flag.IntVar(&o.activity, "activity", 200, "changes added before the last incremental sync")
+	flag.BoolVar(&o.verbose, "v", false, "the sync functions' logs on stderr")
+	flag.Parse()
+	return o
+}
+
+// run generates the course, provisions AWS, runs the three syncs and
+// prints the report.
+func run() error {
+	o := parseFlags()
+	ctx := context.Background()
+
+	s, url, stopSim, err := startSim()
+	if err != nil {
+		return err
+	}
+	defer stopSim()
+	t0 := time.Now()
+	course, finished, err := generate(s, o.seed, o.spec, o.quiet)
+	if err != nil {
+		return err
+	}
+	before := readTruth(s, course, time.Time{})
+	fmt.Printf("Generated in %s (seed %d)\n", secs(time.Since(t0)), o.seed)
+	printCourse(course, before, finished)
+
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	res, err := provisionFresh(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("AWS: %s, table %s, queue %s (provisioned in %s)\n", os.Getenv("AWS_ENDPOINT_URL"), res.DataTable, res.SyncQueueURL, secs(time.Since(t1)))
+	b, err := newBench(s, course, url, cfg, res, o.verbose)
+	if err != nil {
+		return err
+	}
+	b.largest = before.largest()
+	defer b.mem.Close()
+
+	full, err := b.sync(ctx, "Full sync", true)
+	if err != nil {
+		return err
+	}
+	lb := lowerBound(truth{}, before)
+	printPhase(full, lb, fullBoundNote)
+
+	quiet, err := b.sync(ctx, "Incremental sync, no activity", false)
+	if err != nil {
+		return err
+	}
+	printPhase(quiet, nil, "")
+	quietGoal := (len(course.ProjectIDs)+99)/100 + 3
+	fmt.Printf("  goal: at most ceil(projects/100)+3 = %d requests: %s; tasks queued: %d\n", quietGoal, passMiss(quiet.total <= quietGoal), quiet.course.Tasks)
+
+	mark := time.Now().UTC().Truncate(time.Millisecond) // the simulator's resolution
+	act, err := s.AddActivity(o.seed, course, o.activity)
+	if err != nil {
+		return err
+	}
+	after := readTruth(s, course, mark)
+	printActivity(act, before, after)
+	active, err := b.sync(ctx, "Incremental sync after the activity", false)
+	if err != nil {
+		return err
+	}
+	actLB := lowerBound(before, after)
+	printPhase(active, actLB, activityBoundNote)
+
+	t2 := time.Now()
+	checks, same, err := checkCounts(ctx, dynamodb.NewFromConfig(cfg), res.DataTable, after)
+	if err != nil {
+		return err
+	}
+	printChecks(checks, time.Since(t2))
+
+	printSummary(summarize(results{full: full, quiet: quiet, active: active, bound: sum(lb), activeBound: sum(actLB),
+		quietGoal: quietGoal, same: same}))
+	printNotes(full)
+	if !same {
+		return errors.New("the stored data differs from the simulator's: the figures above are not trustworthy")
+	}
+	return nil
+}
+
+// newBench wires the sync functions to the simulator and the provisioned
+// resources, the store's DynamoDB client and the worker's queue counted.
+func newBench(s *sim.Sim, course sim.Course, url string, cfg aws.Config, res provision.Resources, verbose bool) (*bench, error) {
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	gitlabTime := &timedTransport{next: cleanhttp.DefaultPooledTransport()}
+	client, err := gitlab.New(gitlab.Options{
+		Provider:          gitlab.StaticToken(gitpulse.Token{Name: "teacher", Value: gitpulse.NewSecret(course.TeacherToken), URL: url}),
+		RequestsPerSecond: 1e6, Logger: logger, Transport: gitlabTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	q := sqs.NewFromConfig(cfg)
+	b := &bench{sim: s, course: course, sqs: q, queue: res.SyncQueueURL, gitlabTime: gitlabTime,
+		db: &countingDB{DB: dynamodb.NewFromConfig(cfg)}, handOff: &countingQueue{Client: q}, mem: watchMemory(10 * time.Millisecond)}
+	st := store.Store{DB: b.db, Table: res.DataTable}
+	b.sched = &gpsync.Scheduler{GitLab: client, Store: st, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
+	b.worker = &gpsync.Worker{GitLab: client, Store: st, Queue: b.handOff, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
+	return b, nil
+}
+
+// sum adds up a bound's endpoints.
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// awsConfig loads the AWS configuration from the environment. It refuses
+// to run without AWS_ENDPOINT_URL: the benchmark creates tables and queues
+// and must never do so in a real account by accident.
+func awsConfig(ctx context.Context) (aws.Config, error) {
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return aws.Config{}, errors.New("AWS_ENDPOINT_URL is not set: run `make bench-sync`, which starts moto server, or point it at one")
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "eu-central-1"
+	}
+	return cfg, nil
+}
+
+// provisionFresh creates the data table, audit table, topic and sync queue
+// under a new prefix, so that runs sharing a moto server never mix.
+func provisionFresh(ctx context.Context, cfg aws.Config) (provision.Resources, error) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	res, err := provision.Provision(ctx, provision.NewClients(cfg), provision.NamesFor("bench-sync-"+hex.EncodeToString(b)), nil)
+	if err != nil {
+		return res, fmt.Errorf("provision: %w", err)
+	}
+	return res, nil
+}

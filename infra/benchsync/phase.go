@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+// Drain settings: messages per receive (SQS's maximum) and each worker
+// invocation's deadline.
+const (
+	receiveMax      = 10
+	handleTimeout   = 60 * time.Second
+	scheduleTimeout = 10 * time.Minute
+	maxRounds       = 5000
+)
+
+// bench is what the phases share: the simulator and course, the sync
+// functions, the queue and the counters.
+type bench struct {
+	sim     *sim.Sim
+	course  sim.Course
+	sched   *gpsync.Scheduler
+	worker  *gpsync.Worker
+	sqs     *sqs.Client
+	queue   string
+	db      *countingDB
+	handOff *countingQueue
+	mem     *memWatch
+	largest int // project id of the heaviest task
+	// gitlabTime times the GitLab requests.
+	gitlabTime *timedTransport
+}
+
+// phase is what one sync (scheduler and drained queue) did.
+type phase struct {
+	name      string
+	wall      time.Duration // scheduler and drain, without the forced GCs
+	schedWall time.Duration // the scheduler's part
+	gitlab    time.Duration // time in GitLab requests
+	requests  map[string]int
+	total     int
+	db        dbCounts
+	course    gpsync.CourseResult
+	messages  int // worker messages handled (deliveries)
+	failures  int // messages the worker reported failed
+	handBacks int // tasks continued in a new message
+	// Memory, when measured: the whole worker phase and the largest
+	// project's tasks.
+	measured      bool
+	worker, large peak
+	largest       int // the largest project's id
+	largeTasks    int
+}
+
+// sync runs the scheduler once and then the worker over the queue until
+// it is empty. With measure, the worker's heap is sampled, the largest
+// project's tasks each handled in an invocation of their own.
+func (b *bench) sync(ctx context.Context, name string, measure bool) (phase, error) {
+	ph := phase{name: name, measured: measure, largest: b.largest}
+	reqBefore, dbBefore, hbBefore, glBefore := b.sim.RequestCounts(), b.db.snapshot(), b.handOff.handBacks.Load(), b.gitlabTime.Busy()
+
+	sctx, cancel := context.WithTimeout(ctx, scheduleTimeout)
+	t0 := time.Now()
+	sum, err := b.sched.Run(sctx, []string{b.course.Path})
+	ph.wall = time.Since(t0)
+	ph.schedWall = ph.wall
+	cancel()
+	if err != nil {
+		return ph, fmt.Errorf("%s: scheduler: %w", name, err)
+	}
+	if len(sum.Courses) != 1 || sum.Courses[0].Error != "" {
+		return ph, fmt.Errorf("%s: scheduler: %+v", name, sum.Courses)
+	}
+	ph.course = sum.Courses[0]
+
+	if measure {
+		b.mem.BeginPhase()
+	}
+	t1 := time.Now()
+	var gcTime time.Duration
+	for idle, rounds := 0, 0; idle < 2; rounds++ {
+		if rounds == maxRounds {
+			return ph, fmt.Errorf("%s: the queue did not drain in %d rounds", name, rounds)
+		}
+		out, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.queue), MaxNumberOfMessages: receiveMax})
+		if err != nil {
+			return ph, fmt.Errorf("%s: receive: %w", name, err)
+		}
+		if len(out.Messages) == 0 {
+			idle++
+			continue
+		}
+		idle = 0
+		rest, large := b.split(out.Messages, measure)
+		failed, err := b.handle(ctx, rest)
+		if err != nil {
+			return ph, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, m := range large {
+			g0 := time.Now()
+			b.mem.BeginWindow()
+			gcTime += time.Since(g0)
+			f, err := b.handle(ctx, []sqstypes.Message{m})
+			if err != nil {
+				return ph, fmt.Errorf("%s: %w", name, err)
+			}
+			ph.large = ph.large.Merge(b.mem.EndWindow())
+			ph.largeTasks++
+			for k := range f {
+				failed[k] = true
+			}
+		}
+		ph.messages += len(out.Messages)
+		ph.failures += len(failed)
+		if err := b.settle(ctx, out.Messages, failed); err != nil {
+			return ph, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	ph.wall += time.Since(t1) - gcTime
+	if measure {
+		ph.worker = b.mem.EndPhase()
+	}
+
+	ph.total, ph.requests = requestsSince(reqBefore, b.sim.RequestCounts())
+	ph.db = b.db.snapshot().since(dbBefore)
+	ph.handBacks = int(b.handOff.handBacks.Load() - hbBefore)
+	ph.gitlab = b.gitlabTime.Busy() - glBefore
+	return ph, nil
+}
+
+// split separates the largest project's tasks (when measuring) from the
+// others.
+func (b *bench) split(msgs []sqstypes.Message, measure bool) (rest, large []sqstypes.Message) {
+	for _, m := range msgs {
+		var t gpsync.Task
+		if measure && json.Unmarshal([]byte(aws.ToString(m.Body)), &t) == nil && t.ProjectID == int64(b.largest) {
+			large = append(large, m)
+			continue
+		}
+		rest = append(rest, m)
+	}
+	return rest, large
+}
+
+// handle runs the worker on messages as one SQS event with the invocation
+// deadline, and returns the ids of the messages it reported failed.
+func (b *bench) handle(ctx context.Context, msgs []sqstypes.Message) (map[string]bool, error) {
+	failed := map[string]bool{}
+	if len(msgs) == 0 {
+		return failed, nil
+	}
+	ev := events.SQSEvent{}
+	for _, m := range msgs {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
+	}
+	wctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	resp, err := b.worker.Handle(wctx, ev)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	return failed, nil
+}
+
+// settle deletes the messages handled and makes the failed ones visible
+// again at once, as SQS would after their visibility timeout.
+func (b *bench) settle(ctx context.Context, msgs []sqstypes.Message, failed map[string]bool) error {
+	var del []sqstypes.DeleteMessageBatchRequestEntry
+	for i, m := range msgs {
+		if failed[aws.ToString(m.MessageId)] {
+			if _, err := b.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(b.queue), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+				return fmt.Errorf("release failed message: %w", err)
+			}
+			continue
+		}
+		del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String("m" + strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+	}
+	if len(del) == 0 {
+		return nil
+	}
+	out, err := b.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(b.queue), Entries: del})
+	if err != nil {
+		return fmt.Errorf("delete messages: %w", err)
+	}
+	if len(out.Failed) > 0 {
+		return fmt.Errorf("delete messages: %d refused (%s)", len(out.Failed), aws.ToString(out.Failed[0].Message))
+	}
+	return nil
+}
+
+// requestsSince is the GitLab requests made between two RequestCounts
+// snapshots: the total and by endpoint.
+func requestsSince(before, after map[string]int) (int, map[string]int) {
+	d := map[string]int{}
+	total := 0
+	for k, v := range after {
+		if n := v - before[k]; n > 0 {
+			d[k] = n
+			total += n
+		}
+	}
+	return total, d
+}
