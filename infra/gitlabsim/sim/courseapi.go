@@ -875,6 +875,23 @@ func (f issuableFilter) matchCommon(rq *readReq, iid, authorID int, assignees []
 // projects returns the projects a group list covers: the group's and its
 // descendants' that the caller may read with role need, archived ones only
 // with non_archived=false.
+// readable returns the projects a group list (group) or a project list reads,
+// the caller needing at least role need.
+func (f issuableFilter) readable(rq *readReq, group bool, need int) ([]*Project, *apiError) {
+	if !group {
+		p, _, refused := rq.project(need)
+		if refused != nil {
+			return nil, refused
+		}
+		return []*Project{p}, nil
+	}
+	g, refused := rq.group()
+	if refused != nil {
+		return nil, refused
+	}
+	return f.projects(rq, g, need), nil
+}
+
 func (f issuableFilter) projects(rq *readReq, g *Group, need int) []*Project {
 	var out []*Project
 	for _, p := range rq.s.subtreeProjectsLocked(g.ID, true) {
@@ -1018,19 +1035,9 @@ func (s *Sim) listMRs(group bool) func(*readReq) (any, *apiError) {
 		if refused := chk.err(); refused != nil {
 			return nil, refused
 		}
-		var projects []*Project
-		if group {
-			g, refused := rq.group()
-			if refused != nil {
-				return nil, refused
-			}
-			projects = f.projects(rq, g, levelReporter)
-		} else {
-			p, _, refused := rq.project(levelReporter)
-			if refused != nil {
-				return nil, refused
-			}
-			projects = []*Project{p}
+		projects, refused := f.readable(rq, group, levelReporter)
+		if refused != nil {
+			return nil, refused
 		}
 		var mrs []*MergeRequest
 		for _, p := range projects {
@@ -1307,19 +1314,9 @@ func (s *Sim) listIssues(group bool) func(*readReq) (any, *apiError) {
 		if refused := chk.err(); refused != nil {
 			return nil, refused
 		}
-		var projects []*Project
-		if group {
-			g, refused := rq.group()
-			if refused != nil {
-				return nil, refused
-			}
-			projects = f.projects(rq, g, levelGuest)
-		} else {
-			p, _, refused := rq.project(levelGuest)
-			if refused != nil {
-				return nil, refused
-			}
-			projects = []*Project{p}
+		projects, refused := f.readable(rq, group, levelGuest)
+		if refused != nil {
+			return nil, refused
 		}
 		var issues []*Issue
 		for _, p := range projects {
