@@ -145,6 +145,26 @@ func (s Store) ReadSecret(ctx context.Context, arn, versionID, stage string) (Se
 	return SecretVersion{ID: aws.ToString(out.VersionId), Secret: ts}, nil
 }
 
+// Getter is the one Secrets Manager call a plain read needs.
+type Getter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// ReadString returns the SecretString of the version of arn that holds
+// stage, unparsed, for secrets that are not token secrets. Errors are
+// classified as Read's; a version without a SecretString is EINVALID.
+func ReadString(ctx context.Context, api Getter, arn, stage string) (string, error) {
+	what := fmt.Sprintf("read secret %s (%s)", arn, stage)
+	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
+	if err != nil {
+		return "", classify(err, what)
+	}
+	if out.SecretString == nil {
+		return "", gitpulse.Errorf(gitpulse.EINVALID, "%s: the version has no SecretString", what)
+	}
+	return *out.SecretString, nil
+}
+
 // RotationInfo is a secret's rotation configuration.
 type RotationInfo struct {
 	Enabled     bool

@@ -254,6 +254,26 @@ func TestStoreReadErrors(t *testing.T) {
 	})
 }
 
+func TestReadString(t *testing.T) {
+	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
+	ctx := context.Background()
+	f.put(t, `not a token secret`)
+	f.put(t, `pending value`, secrets.StagePending)
+
+	got, err := secrets.ReadString(ctx, f.sm, f.arn, secrets.StageCurrent)
+	if err != nil {
+		t.Fatalf("ReadString(AWSCURRENT): %v", err)
+	}
+	if got != "not a token secret" {
+		t.Errorf("ReadString(AWSCURRENT): got %q, want %q", got, "not a token secret")
+	}
+	missing := f.arn[:strings.LastIndex(f.arn, ":secret:")] + ":secret:gitpulse-missing-AbC123"
+	_, err = secrets.ReadString(ctx, f.sm, missing, secrets.StageCurrent)
+	if got := gitpulse.ErrorCode(err); got != gitpulse.ENOTFOUND {
+		t.Errorf("ReadString(missing) ErrorCode(%v): got %q, want %q", err, got, gitpulse.ENOTFOUND)
+	}
+}
+
 // clock is a settable clock.
 // mustToken asks p for its token and checks its value.
 func mustToken(t *testing.T, p *secrets.Provider, want string) {
