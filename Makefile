@@ -18,7 +18,7 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test run invoke-% build-% clean fmt
+.PHONY: help build lint test run invoke-% build-% clean fmt api-key
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,9 @@ bench-sync: ## Benchmark the GitLab sync on a generated course (moto server): Gi
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
 	@source .run/local.env && go run ./infra/rotatenow
+
+api-key: ## Generate a data API key and print it once with its hash and JSON entry: make api-key NAME=dashboard [ROLE=reader|admin] [SECRET_ARN=arn:... to append it to that secret].
+	@go run ./infra/apikey -name "$(NAME)" -role "$(or $(ROLE),reader)" -secret "$(SECRET_ARN)"
 
 audit-query: ## Audit items of one token, newest first, from the local stack: make audit-query HASH=sha256:... (or TOKEN=<value>) [LIMIT=100].
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
