@@ -79,7 +79,7 @@ type Source interface {
 	// Keys returns the stored keys. A non-nil error with a nil slice means
 	// the keys cannot be read. A non-nil error wrapping ErrStale with keys
 	// means the keys are usable but could not be refreshed; the error is
-	// for logs.
+	// for logs. Callers must not modify the returned slice.
 	Keys(ctx context.Context) ([]Key, error)
 }
 
