@@ -4,23 +4,18 @@
 package main
 
 import (
-	"net/http"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/gitpulse/gitpulse/shared/api"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/platform"
 )
 
 func main() {
 	p := platform.Boot("api", config.EnvDataTable)
-	handler := api.New(api.Deps{
-		Health:     p.HealthChecker(),
-		Logger:     p.Logger,
-		Middleware: []func(http.Handler) http.Handler{p.Recorder.Middleware},
-		Now:        p.Now,
-	})
+	handler, err := p.API()
+	if err != nil {
+		p.Exit(err)
+	}
 	lambda.Start(platform.Wrap(p, httpadapter.NewV2(handler).ProxyWithContext))
 }

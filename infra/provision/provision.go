@@ -23,6 +23,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/gitpulse/gitpulse/shared/secrets"
+	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 // Names are the local resource names. Tests use a unique prefix each so
@@ -99,8 +100,8 @@ func Provision(ctx context.Context, c Clients, n Names, token *secrets.TokenSecr
 	return res, nil
 }
 
-// dataTable is the synced-data table: a generic pk/sk single-table design,
-// as DataTable in template.yaml.
+// dataTable is the synced-data table: a generic pk/sk single-table design
+// with the by_time index (see package store), as DataTable in template.yaml.
 func dataTable(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
@@ -108,11 +109,20 @@ func dataTable(name string) *dynamodb.CreateTableInput {
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
 			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
 			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("at"), AttributeType: ddbtypes.ScalarAttributeTypeS},
 		},
 		KeySchema: []ddbtypes.KeySchemaElement{
 			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
 		},
+		LocalSecondaryIndexes: []ddbtypes.LocalSecondaryIndex{{
+			IndexName: aws.String(store.ByTime),
+			KeySchema: []ddbtypes.KeySchemaElement{
+				{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+				{AttributeName: aws.String("at"), KeyType: ddbtypes.KeyTypeRange},
+			},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+		}},
 	}
 }
 

@@ -1,6 +1,13 @@
 // Package api is GitPulse's HTTP API as a plain net/http handler. Only
 // functions/api/main.go knows it runs behind API Gateway; tests and the
 // local runner serve it directly.
+//
+// Every route except health and the OpenAPI document needs an API key
+// (Authorization: Bearer <key>); admin routes need a key with the admin
+// role. Data routes answer from what sync stored, never by asking GitLab:
+// a list page is one DynamoDB Query, statistics come from the aggregates
+// sync keeps, and every data answer carries an ETag and Last-Modified from
+// the last sync so that a dashboard polling every minute mostly gets 304.
 package api
 
 import (
@@ -10,8 +17,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/gitpulse/gitpulse/shared/apikeys"
+	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
+	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 // HealthChecker runs the dependency checks behind GET /api/v1/health.
@@ -19,10 +31,42 @@ type HealthChecker interface {
 	Check(ctx context.Context) health.Report
 }
 
+// Authenticator checks an Authorization header and returns the key's
+// name and role.
+type Authenticator interface {
+	Authenticate(ctx context.Context, header string) (apikeys.Key, error)
+}
+
+// Courses adds a course: it resolves the group on GitLab (the only GitLab
+// call the API makes) and records the course and its teams.
+type Courses interface {
+	Add(ctx context.Context, ref string) (gitpulse.Course, []gitpulse.Team, error)
+}
+
+// Sender queues sync work.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
 // Deps are what the API needs.
 type Deps struct {
 	Health HealthChecker
-	Logger *slog.Logger
+	Keys   Authenticator
+	// Store is the data table.
+	Store store.Store
+	// Audit reads the audit table (GET /api/v1/audit).
+	Audit func(ctx context.Context, q audit.Query) (audit.Page, error)
+	// Courses and Queue serve the admin course routes.
+	Courses  Courses
+	Queue    Sender
+	QueueURL string
+	// ConfiguredCourses are the course refs of GITPULSE_COURSES: deleting
+	// one of these through the API would not last.
+	ConfiguredCourses []string
+	// InactiveDays is the default window of the teams listing's "members
+	// with no activity" (default 14).
+	InactiveDays int
+	Logger       *slog.Logger
 	// Middleware wraps every request, outermost first (the audit hook
 	// goes here).
 	Middleware []func(http.Handler) http.Handler
@@ -33,6 +77,7 @@ type Deps struct {
 type Server struct {
 	deps    Deps
 	mux     *http.ServeMux
+	routes  []Route
 	handler http.Handler
 }
 
@@ -44,10 +89,14 @@ func New(deps Deps) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.InactiveDays <= 0 {
+		deps.InactiveDays = 14
+	}
 	s := &Server{deps: deps, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /api/v1/health", s.health)
-	s.mux.HandleFunc("GET /api/v1/health/live", s.live)
-
+	for _, rt := range s.table() {
+		s.routes = append(s.routes, rt)
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.serve(rt))
+	}
 	var h http.Handler = http.HandlerFunc(s.route)
 	for i := len(deps.Middleware) - 1; i >= 0; i-- {
 		h = deps.Middleware[i](h)
@@ -58,6 +107,10 @@ func New(deps Deps) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists the routes the handler serves (the OpenAPI document is
+// tested against it).
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 // route dispatches to the mux, answering unknown routes and wrong methods
 // with JSON errors instead of the mux's plain text.
@@ -78,19 +131,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		for _, m := range allowed {
 			w.Header().Add("Allow", m)
 		}
-		writeError(w, gitpulse.Errorf(gitpulse.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
+		s.fail(w, r, gitpulse.Errorf(gitpulse.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
 		return
 	}
-	writeError(w, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+	s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
 }
 
 // health answers 200 with every check when all pass, else 503 naming the
 // failing checks.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	report := s.deps.Health.Check(r.Context())
 	if report.Status == health.StatusOK {
 		writeJSON(w, http.StatusOK, report)
-		return
+		return nil
 	}
 	s.deps.Logger.WarnContext(r.Context(), "health check failed", "failing", report.Failing(), "reason", report.Summary())
 	writeJSON(w, http.StatusServiceUnavailable, struct {
@@ -98,19 +151,30 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}{report, gitpulse.EUNAVAILABLE, report.Summary()})
+	return nil
 }
 
 // live answers 200 without touching any dependency.
-func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": health.StatusOK})
+	return nil
 }
 
+// writeJSON writes v with status; answers are not cached unless the
+// handler set its own Cache-Control.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// requestInfo is what the request log learns from inside the handler.
+type requestInfo struct{ key string }
+
+type requestInfoKey struct{}
 
 // statusRecorder remembers the status a handler wrote, for the request log.
 type statusRecorder struct {
@@ -127,9 +191,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.deps.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		next.ServeHTTP(rec, r)
-		s.deps.Logger.InfoContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", s.deps.Now().Sub(start).Milliseconds())
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", s.deps.Now().Sub(start).Milliseconds()}
+		if info.key != "" {
+			attrs = append(attrs, "key", info.key)
+		}
+		s.deps.Logger.InfoContext(r.Context(), "request", attrs...)
 	})
 }

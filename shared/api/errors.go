@@ -1,7 +1,12 @@
 package api
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/http"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 )
@@ -18,6 +23,7 @@ var statusOf = map[string]int{
 	gitpulse.ETHROTTLED:    http.StatusTooManyRequests,
 	gitpulse.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	gitpulse.EMETHOD:       http.StatusMethodNotAllowed,
+	gitpulse.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 }
 
 // ErrorBody is the JSON body of every error answer.
@@ -34,5 +40,17 @@ func writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gitpulse"`)
+	}
 	writeJSON(w, status, ErrorBody{Code: code, Message: gitpulse.ErrorMessage(err)})
+}
+
+// dependencyFailure reports whether err is an AWS service error, a
+// network failure or a timeout: the request was fine, a dependency was
+// not.
+func dependencyFailure(err error) bool {
+	var api smithy.APIError
+	var netErr net.Error
+	return errors.As(err, &api) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded)
 }

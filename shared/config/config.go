@@ -44,6 +44,9 @@ const (
 	EnvSelfRotation      = "TOKEN_SELF_ROTATION"
 	EnvCourses           = "GITPULSE_COURSES"
 	EnvSyncQueueURL      = "SYNC_QUEUE_URL"
+	EnvAPIKeysSecretARN  = "API_KEYS_SECRET_ARN"
+	EnvAPIKeys           = "API_KEYS"
+	EnvInactiveDays      = "TEAM_INACTIVE_DAYS"
 )
 
 // Config is everything a GitPulse function reads from its environment.
@@ -79,6 +82,14 @@ type Config struct {
 	Courses []string
 	// SyncQueueURL is the SQS queue of per-project sync tasks.
 	SyncQueueURL string
+	// APIKeysSecretARN is the Secrets Manager secret of the data API's key
+	// hashes; APIKeys the same list as JSON from API_KEYS, for local runs
+	// (package apikeys parses it). The secret wins when both are set.
+	APIKeysSecretARN string
+	APIKeys          string
+	// InactiveDays is the teams listing's default window for members with
+	// no activity.
+	InactiveDays int
 }
 
 // TokenSources holds the first configured token source, in the order
@@ -124,6 +135,8 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 	cfg.Courses = l.courses()
 	cfg.SyncQueueURL = l.queueURL(EnvSyncQueueURL)
 	cfg.Tokens = l.tokens()
+	cfg.APIKeysSecretARN, cfg.APIKeys = l.apiKeys()
+	cfg.InactiveDays = l.intRange(EnvInactiveDays, 14, 1, 365)
 	for _, name := range required {
 		if v, _ := l.get(name); v == "" {
 			l.fail(name, "is required")
@@ -349,6 +362,20 @@ func (l *loader) singleToken(name, value, source string) *gitpulse.Token {
 }
 
 var secretARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+
+// apiKeys reads the data API's key source; package apikeys checks the
+// list itself (platform.New reports its errors under API_KEYS).
+func (l *loader) apiKeys() (string, string) {
+	arn, hasARN := l.get(EnvAPIKeysSecretARN)
+	raw, _ := l.get(EnvAPIKeys)
+	if hasARN {
+		if !secretARNPattern.MatchString(arn) {
+			l.fail(EnvAPIKeysSecretARN, "is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)")
+		}
+		return arn, ""
+	}
+	return "", raw
+}
 
 func (l *loader) secretARNs() []string {
 	v, _ := l.get(EnvTokenSecretARN)

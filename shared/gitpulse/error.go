@@ -16,6 +16,7 @@ const (
 	ETHROTTLED    = "throttled"
 	EUNAVAILABLE  = "unavailable"
 	EMETHOD       = "method_not_allowed"
+	ETOOLARGE     = "too_large"
 )
 
 // Error is an application error with a code and a message that is safe to

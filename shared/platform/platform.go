@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitpulse/gitpulse/shared/alerts"
+	"github.com/gitpulse/gitpulse/shared/api"
+	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
@@ -211,6 +214,7 @@ func (p *Platform) TokenCheck() *tokencheck.Runner {
 			DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable,
 			Repeat: p.Config.AlertRepeat, Environment: p.Config.Environment, Now: p.Now,
 		},
+		Store:  &store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
 		Logger: p.Logger,
 		Now:    p.Now,
 	}
@@ -252,11 +256,13 @@ func (p *Platform) SyncScheduler() *gpsync.Scheduler {
 	}
 }
 
-// SyncWorker returns the per-project sync.
+// SyncWorker returns the per-project sync; it plans a course itself when
+// the API asks for a sync now.
 func (p *Platform) SyncWorker() *gpsync.Worker {
 	return &gpsync.Worker{
 		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
 		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
+		Planner: p.SyncScheduler(),
 	}
 }
 
@@ -269,4 +275,56 @@ func Boot(function string, required ...string) *Platform {
 		os.Exit(1)
 	}
 	return p
+}
+
+// APIKeys returns the data API's key check: keys from the
+// API_KEYS_SECRET_ARN secret (read on first use, cached), else from
+// API_KEYS. With neither, every authenticated route answers 401.
+func (p *Platform) APIKeys() (*apikeys.Authenticator, error) {
+	onStale := func(ctx context.Context, err error) {
+		p.Logger.WarnContext(ctx, "API keys secret unreadable: serving the cached keys", "error", err.Error())
+	}
+	if arn := p.Config.APIKeysSecretARN; arn != "" {
+		return &apikeys.Authenticator{Source: &apikeys.SecretSource{API: secretsmanager.NewFromConfig(p.AWS), SecretID: arn, Now: p.Now}, OnStale: onStale}, nil
+	}
+	if p.Config.APIKeys == "" {
+		p.Logger.Warn("no API keys configured: every data route answers 401", "set", config.EnvAPIKeysSecretARN+" or "+config.EnvAPIKeys)
+		return &apikeys.Authenticator{Source: apikeys.Static(nil)}, nil
+	}
+	keys, err := apikeys.Parse(p.Config.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %s: %s", config.EnvAPIKeys, gitpulse.ErrorMessage(err))
+	}
+	return &apikeys.Authenticator{Source: apikeys.Static(keys)}, nil
+}
+
+// API returns the HTTP API handler with every request audited.
+func (p *Platform) API() (*api.Server, error) {
+	keys, err := p.APIKeys()
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(p.AWS)
+	return api.New(api.Deps{
+		Health: p.HealthChecker(),
+		Keys:   keys,
+		Store:  store.Store{DB: db, Table: p.Config.DataTable},
+		Audit: func(ctx context.Context, q audit.Query) (audit.Page, error) {
+			return audit.Find(ctx, db, p.Config.AuditTable, q, p.Now())
+		},
+		Courses:           p.SyncScheduler(),
+		Queue:             sqs.NewFromConfig(p.AWS),
+		QueueURL:          p.Config.SyncQueueURL,
+		ConfiguredCourses: p.Config.Courses,
+		InactiveDays:      p.Config.InactiveDays,
+		Logger:            p.Logger,
+		Middleware:        []func(http.Handler) http.Handler{p.Recorder.Middleware},
+		Now:               p.Now,
+	}), nil
+}
+
+// Exit logs why the function cannot start and exits; for main only.
+func (p *Platform) Exit(err error) {
+	p.Logger.Error("cannot start", "error", err.Error())
+	os.Exit(1)
 }

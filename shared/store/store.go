@@ -15,6 +15,14 @@
 //	PROJECT#<id>            STATE                          the project's sync cursors and status
 //	PROJECT#<id>            STATS                          project aggregate
 //	PROJECT#<id>            STATS#<person key>             per-person aggregate
+//	PROJECT#<id>            INFO                           project record, aggregate and when sync last wrote
+//	COURSE#<id>             VERSION                        when sync last wrote anything of the course
+//	COURSE#<id>             TEAM#<team id>#PROJECT#<id>    a team's project summary (the teams listing)
+//	COURSE#<id>             STUDENT#<person key>#<project> a person's aggregate in one project (the students listing)
+//	TOKENS                  TOKEN#<name>                   the token check's last report of a token
+//
+// Commits, merge requests, issues and pipelines also carry "at" (see At)
+// for the by_time index: newest first, bounded by time.
 package store
 
 import (
@@ -36,6 +44,7 @@ type DB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 // Store is the data table.
@@ -51,9 +60,11 @@ func ProjectSK(id int64) string { return "PROJECT#" + strconv.FormatInt(id, 10) 
 func CourseSK(id int64) string  { return "COURSE#" + strconv.FormatInt(id, 10) }
 
 // Item is one item to write: its keys, a kind, and the value's attributes.
+// At, when set (see At), puts the item in the by_time index.
 type Item struct {
 	PK, SK string
 	Kind   string
+	At     string
 	Value  any
 }
 
@@ -65,6 +76,9 @@ func (it Item) marshal() (map[string]ddbtypes.AttributeValue, error) {
 	m["pk"] = &ddbtypes.AttributeValueMemberS{Value: it.PK}
 	m["sk"] = &ddbtypes.AttributeValueMemberS{Value: it.SK}
 	m["kind"] = &ddbtypes.AttributeValueMemberS{Value: it.Kind}
+	if it.At != "" {
+		m["at"] = &ddbtypes.AttributeValueMemberS{Value: it.At}
+	}
 	return m, nil
 }
 
@@ -173,6 +187,18 @@ func (s Store) Get(ctx context.Context, pk, sk string, v any) error {
 		return ErrNotFound
 	}
 	return attributevalue.UnmarshalMap(out.Item, v)
+}
+
+// Delete removes one item; deleting an absent item is not an error.
+func (s Store) Delete(ctx context.Context, pk, sk string) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.Table),
+		Key:       map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "sk": &ddbtypes.AttributeValueMemberS{Value: sk}},
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", pk, sk, err)
+	}
+	return nil
 }
 
 // Put writes one item at once (for small state items outside a batch).

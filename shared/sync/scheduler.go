@@ -88,6 +88,78 @@ func (s *Scheduler) Run(ctx context.Context, refs []string) (Summary, error) {
 	return sum, nil
 }
 
+// ErrUnknownCourse is Course's error for a course that is not recorded.
+var ErrUnknownCourse = gitpulse.Errorf(gitpulse.ENOTFOUND, "course is not recorded")
+
+// Course schedules one recorded course now. A failure is returned after
+// being recorded in the course's state.
+func (s *Scheduler) Course(ctx context.Context, id int64) (CourseResult, error) {
+	var c gitpulse.Course
+	if err := s.Store.Get(ctx, "COURSES", store.CourseSK(id), &c); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return CourseResult{CourseID: id}, fmt.Errorf("course %d: %w", id, ErrUnknownCourse)
+		}
+		return CourseResult{CourseID: id}, err
+	}
+	res := s.course(ctx, c.Path, &c)
+	if res.Error != "" {
+		return res, fmt.Errorf("course %s: %s", c.Path, res.Error)
+	}
+	return res, nil
+}
+
+// ErrCourseExists is Add's error for a group already recorded as a course.
+var ErrCourseExists = gitpulse.Errorf(gitpulse.ECONFLICT, "the group is already a course")
+
+// Add resolves ref (a group id or full path) on GitLab, lists its teams,
+// and records the course and its teams; the next scheduling syncs it. A
+// group GitLab does not show the token is an ENOTFOUND error; a group
+// already recorded is ErrCourseExists (nothing is written).
+func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []gitpulse.Team, error) {
+	api, err := s.GitLab.API(ctx)
+	if err != nil {
+		return gitpulse.Course{}, nil, err
+	}
+	g, _, err := api.Groups.GetGroup(ref, &gl.GetGroupOptions{WithProjects: gl.Ptr(false)}, gl.WithContext(ctx))
+	if err != nil {
+		if f := gitlab.Classify(err); f != nil && f.Kind == gitlab.FailNotFound {
+			return gitpulse.Course{}, nil, gitpulse.Errorf(gitpulse.ENOTFOUND, "group %q: not found on GitLab, or not visible to GitPulse's token", ref)
+		}
+		return gitpulse.Course{}, nil, fmt.Errorf("read group %q: %w", ref, err)
+	}
+	var existing gitpulse.Course
+	if err := s.Store.Get(ctx, "COURSES", store.CourseSK(g.ID), &existing); err == nil {
+		return existing, nil, fmt.Errorf("group %s (id %d): %w", g.FullPath, g.ID, ErrCourseExists)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return gitpulse.Course{}, nil, err
+	}
+	course := gitpulse.Course{ID: g.ID, Path: g.FullPath, Name: g.Name, WebURL: g.WebURL, Source: "api", AddedAt: s.Now().UTC()}
+	w := &store.Writer{Store: s.Store}
+	var teams []gitpulse.Team
+	err = pages(ctx, func(page int64) (*gl.Response, error) {
+		gs, resp, err := api.Groups.ListDescendantGroups(g.ID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, sub := range gs {
+			t := gitpulse.Team{ID: "g" + itoa(sub.ID), CourseID: g.ID, Name: sub.Name, FullPath: sub.FullPath}
+			teams = append(teams, t)
+			if err := w.Put(ctx, store.Item{PK: store.CoursePK(g.ID), SK: "TEAM#" + t.ID, Kind: "team", Value: t}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil)
+	if err != nil {
+		return course, nil, fmt.Errorf("list teams of %s: %w", g.FullPath, err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		return course, nil, err
+	}
+	// The course record last: a course is listed only with its teams.
+	if err := s.Store.Put(ctx, store.Item{PK: "COURSES", SK: store.CourseSK(g.ID), Kind: "course", Value: course}); err != nil {
+		return course, nil, err
+	}
+	return course, teams, nil
+}
+
 func (s *Scheduler) course(ctx context.Context, ref string, known *gitpulse.Course) CourseResult {
 	res := CourseResult{Course: ref}
 	err := s.schedule(ctx, ref, known, &res)
@@ -212,7 +284,8 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 				continue // the boundary item of an inclusive updated_after: done last time
 			}
 			res.MRs++
-			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(m.ProjectID), SK: "MR#" + itoa(m.IID), Kind: "merge_request", Value: mr}); err != nil {
+			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(m.ProjectID), SK: "MR#" + itoa(m.IID), Kind: "merge_request",
+				At: store.At("MR", mr.CreatedAt, itoa(m.IID)), Value: mr}); err != nil {
 				return resp, err
 			}
 			t := task(m.ProjectID)
@@ -245,7 +318,8 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 				continue
 			}
 			res.Issues++
-			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(i.ProjectID), SK: "ISSUE#" + itoa(i.IID), Kind: "issue", Value: it}); err != nil {
+			if err := w.Put(ctx, store.Item{PK: store.ProjectPK(i.ProjectID), SK: "ISSUE#" + itoa(i.IID), Kind: "issue",
+				At: store.At("ISSUE", it.CreatedAt, itoa(i.IID)), Value: it}); err != nil {
 				return resp, err
 			}
 			task(i.ProjectID) // the aggregates change

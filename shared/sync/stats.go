@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"time"
 
@@ -279,15 +278,10 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project}); err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(agg.People))
-	for k := range agg.People {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(agg.People) {
 		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS#" + k, Kind: "person_stats", Value: agg.People[k]}); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.writeReadModel(ctx, r, agg)
 }

@@ -37,6 +37,9 @@ type Task struct {
 	MembersDone bool `json:"members_done,omitempty"`
 	// Part counts continuations after a deadline (for logs).
 	Part int `json:"part,omitempty"`
+	// Plan asks for the course's scheduling now (project_id absent): the
+	// API's "sync now" goes through the queue like any other work.
+	Plan bool `json:"plan,omitempty"`
 }
 
 // ProjectState is a project's sync cursors and status (item COURSE#<id> /

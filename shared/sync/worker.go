@@ -37,6 +37,11 @@ type Worker struct {
 	// Margin is the time kept in hand before the invocation deadline to
 	// store what was read and queue the rest (default 15s).
 	Margin time.Duration
+	// Planner runs a course's scheduling for a plan task (a sync asked
+	// for through the API).
+	Planner interface {
+		Course(ctx context.Context, id int64) (CourseResult, error)
+	}
 }
 
 // Handle runs each message's task. A failing task is reported as that
@@ -47,11 +52,22 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	var resp events.SQSEventResponse
 	for _, rec := range ev.Records {
 		var t Task
-		if err := json.Unmarshal([]byte(rec.Body), &t); err != nil || t.ProjectID == 0 || t.CourseID == 0 {
+		if err := json.Unmarshal([]byte(rec.Body), &t); err != nil || t.CourseID <= 0 || (t.ProjectID <= 0) != t.Plan || (t.Plan && w.Planner == nil) {
 			// Never succeeds: fail it so that it ends in the dead-letter
 			// queue for a person to look at, not silently dropped.
-			w.Logger.ErrorContext(ctx, "malformed sync task", "message_id", rec.MessageId, "reason", "body must be {course_id, project_id, ...}")
+			w.Logger.ErrorContext(ctx, "malformed sync task", "message_id", rec.MessageId, "reason", "body must be {course_id, project_id, ...} or {course_id, plan: true}")
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			continue
+		}
+		if t.Plan {
+			// Scheduling a course twice is safe: its cursors move only
+			// after its items are stored and its tasks sent.
+			if res, err := w.Planner.Course(ctx, t.CourseID); err != nil {
+				w.Logger.WarnContext(ctx, "course sync failed", "course_id", t.CourseID, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			} else {
+				w.Logger.InfoContext(ctx, "course sync planned", "course", res)
+			}
 			continue
 		}
 		if err := w.Process(ctx, t); err != nil {
@@ -282,7 +298,7 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 			if c.Stats != nil {
 				cm.Additions, cm.Deletions = int(c.Stats.Additions), int(c.Stats.Deletions)
 			}
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", Value: cm}); err != nil {
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", At: store.At("COMMIT", cm.AuthoredAt, c.ID), Value: cm}); err != nil {
 				return resp, err
 			}
 			committed := val(c.CommittedDate)
@@ -315,7 +331,7 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		ps, resp, err := api.Pipelines.ListProjectPipelines(pid, popt, gl.WithContext(ctx))
 		for _, p := range ps {
 			pl := pipeline(p)
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", Value: pl}); err != nil {
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl}); err != nil {
 				return resp, err
 			}
 		}

@@ -6,12 +6,14 @@ package tokencheck
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
@@ -41,8 +43,10 @@ type Runner struct {
 	Targets  []tokens.Target
 	Policy   tokens.Policy
 	Notifier *alerts.Notifier
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Store keeps each token's last report for the API; nil keeps none.
+	Store  *store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Summary is the outcome of one run. It holds hashes, never token values.
@@ -66,7 +70,17 @@ type TokenSummary struct {
 	DaysLeft  *int               `json:"days_left,omitempty"`
 	Worst     tokens.Severity    `json:"worst,omitempty"`
 	Findings  []tokens.Finding   `json:"findings"`
+	Rotation  *tokens.Rotation   `json:"rotation,omitempty"`
 	Alerted   bool               `json:"alerted"`
+	CheckedAt time.Time          `json:"checked_at"`
+}
+
+// Stored is the token check's last report of one token, as the data
+// table keeps it (TOKENS / TOKEN#<name>) for the API.
+type Stored struct {
+	Name      string    `dynamodbav:"name"`
+	CheckedAt time.Time `dynamodbav:"checked_at"`
+	Report    string    `dynamodbav:"report"` // TokenSummary as JSON
 }
 
 // Handle is the Lambda handler: it validates the scheduled event and runs
@@ -95,7 +109,8 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	for _, rep := range reports {
 		st := rep.Status
 		ts := TokenSummary{Name: st.Name, Source: st.Source, Hash: st.Hash, Kind: st.Kind, Scopes: st.Scopes,
-			ExpiresAt: st.ExpiresAt, Worst: rep.Worst(), Findings: rep.Findings, Alerted: alerted[st.Name]}
+			ExpiresAt: st.ExpiresAt, Worst: rep.Worst(), Findings: rep.Findings, Rotation: st.Rotation,
+			Alerted: alerted[st.Name], CheckedAt: now.UTC()}
 		if ts.Findings == nil {
 			ts.Findings = []tokens.Finding{}
 		}
@@ -112,14 +127,37 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		sum.Tokens = append(sum.Tokens, ts)
 	}
 	r.Logger.InfoContext(ctx, "token check", "summary", sum)
+	storeErr := r.store(ctx, sum)
 	for _, ts := range sum.Tokens {
 		if ts.DaysLeft != nil {
 			// Embedded-metric-format-ready line: days to expiry per token.
 			r.Logger.InfoContext(ctx, "token days to expiry", "metric", "TokenDaysToExpiry", "token", ts.Name, "token_hash", ts.Hash, "value", *ts.DaysLeft)
 		}
 	}
-	if alertErr != nil {
-		return sum, fmt.Errorf("token check: %w", alertErr)
+	if err := errors.Join(alertErr, storeErr); err != nil {
+		return sum, fmt.Errorf("token check: %w", err)
 	}
 	return sum, nil
+}
+
+// store keeps each token's report for the API (GET /api/v1/tokens).
+func (r *Runner) store(ctx context.Context, sum Summary) error {
+	if r.Store == nil {
+		return nil
+	}
+	w := &store.Writer{Store: *r.Store}
+	for _, ts := range sum.Tokens {
+		b, err := json.Marshal(ts)
+		if err != nil {
+			return err
+		}
+		if err := w.Put(ctx, store.Item{PK: "TOKENS", SK: "TOKEN#" + ts.Name, Kind: "token_report",
+			Value: Stored{Name: ts.Name, CheckedAt: ts.CheckedAt, Report: string(b)}}); err != nil {
+			return fmt.Errorf("store token reports: %w", err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		return fmt.Errorf("store token reports: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,271 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+// maxBody is the largest request body accepted.
+const maxBody = 16 << 10
+
+// course reads the course of the {id} path parameter and when sync last
+// wrote anything of it (two GetItems).
+func (s *Server) course(r *http.Request) (gitpulse.Course, time.Time, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return gitpulse.Course{}, time.Time{}, err
+	}
+	var c gitpulse.Course
+	if err := s.deps.Store.Get(r.Context(), "COURSES", store.CourseSK(id), &c); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return c, time.Time{}, gitpulse.Errorf(gitpulse.ENOTFOUND, "course %d: not known to GitPulse", id)
+		}
+		return c, time.Time{}, err
+	}
+	var v gpsync.CourseVersion
+	if err := s.deps.Store.Get(r.Context(), store.CoursePK(id), "VERSION", &v); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return c, time.Time{}, err
+	}
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = c.AddedAt
+	}
+	return c, v.UpdatedAt, nil
+}
+
+func (s *Server) listCourses(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	return writePage[gitpulse.Course](s, w, r, store.PageQuery{Listing: listing(r), PK: "COURSES", Prefix: "COURSE#", Limit: int32(limit), Cursor: q.Get("cursor")})
+}
+
+// CourseView is GET /api/v1/courses/{id}.
+type CourseView struct {
+	Course    gitpulse.Course    `json:"course"`
+	Sync      gpsync.CourseState `json:"sync"`
+	Teams     int                `json:"teams,omitempty"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+func (s *Server) getCourse(w http.ResponseWriter, r *http.Request) error {
+	c, updated, err := s.course(r)
+	if err != nil {
+		return err
+	}
+	if fresh(w, r, updated) {
+		return nil
+	}
+	view := CourseView{Course: c, UpdatedAt: updated.UTC()}
+	if err := s.deps.Store.Get(r.Context(), store.CoursePK(c.ID), "STATE", &view.Sync); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+// AddCourseBody is POST /api/v1/courses.
+type AddCourseBody struct {
+	// Group is the course's GitLab group: its id, full path or URL.
+	Group json.RawMessage `json:"group"`
+}
+
+// AddedCourse is the answer to POST /api/v1/courses.
+type AddedCourse struct {
+	Course     gitpulse.Course `json:"course"`
+	Teams      []gitpulse.Team `json:"teams"`
+	SyncQueued bool            `json:"sync_queued"`
+}
+
+func (s *Server) addCourse(w http.ResponseWriter, r *http.Request) error {
+	var body AddCourseBody
+	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	ref, err := groupRef(body.Group)
+	if err != nil {
+		return err
+	}
+	if s.deps.Courses == nil {
+		return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "adding courses is not configured on this deployment")
+	}
+	course, teams, err := s.deps.Courses.Add(r.Context(), ref)
+	if err != nil {
+		if gitpulse.ErrorCode(err) == gitpulse.EINTERNAL {
+			if f := gitlab.Classify(err); f != nil {
+				// GitLab or the token failed, not the request.
+				s.deps.Logger.WarnContext(r.Context(), "course not added: GitLab failed", "group", ref, "error", err.Error())
+				return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "GitLab did not answer the group lookup (%s); try again, or check GET /api/v1/health", f.Kind)
+			}
+		}
+		return err
+	}
+	if teams == nil {
+		teams = []gitpulse.Team{}
+	}
+	w.Header().Set("Location", "/api/v1/courses/"+strconv.FormatInt(course.ID, 10))
+	writeJSON(w, http.StatusCreated, AddedCourse{Course: course, Teams: teams, SyncQueued: s.queuePlan(r, course.ID) == nil})
+	return nil
+}
+
+// queuePlan asks the sync worker to schedule the course now.
+func (s *Server) queuePlan(r *http.Request, id int64) error {
+	if s.deps.Queue == nil || s.deps.QueueURL == "" {
+		return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync queue is not configured on this deployment")
+	}
+	body, _ := json.Marshal(gpsync.Task{CourseID: id, Plan: true, ScheduledAt: s.deps.Now().UTC()})
+	if _, err := s.deps.Queue.SendMessage(r.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(s.deps.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		s.deps.Logger.ErrorContext(r.Context(), "sync not queued", "course_id", id, "error", err.Error())
+		return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync could not be queued; try again shortly")
+	}
+	return nil
+}
+
+// SyncQueued is the answer to POST /api/v1/courses/{id}/sync.
+type SyncQueued struct {
+	CourseID int64     `json:"course_id"`
+	QueuedAt time.Time `json:"queued_at"`
+}
+
+func (s *Server) syncCourse(w http.ResponseWriter, r *http.Request) error {
+	c, _, err := s.course(r)
+	if err != nil {
+		return err
+	}
+	if err := s.queuePlan(r, c.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, SyncQueued{CourseID: c.ID, QueuedAt: s.deps.Now().UTC()})
+	return nil
+}
+
+// deleteCourse forgets a course: it is no longer listed or synced. The
+// synced items stay (the table keeps them; see the README).
+func (s *Server) deleteCourse(w http.ResponseWriter, r *http.Request) error {
+	c, _, err := s.course(r)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(s.deps.ConfiguredCourses, c.Path) || slices.Contains(s.deps.ConfiguredCourses, strconv.FormatInt(c.ID, 10)) {
+		return gitpulse.Errorf(gitpulse.ECONFLICT, "course %s is configured in GITPULSE_COURSES: remove it there, or the next sync adds it again", c.Path)
+	}
+	if err := s.deps.Store.Delete(r.Context(), "COURSES", store.CourseSK(c.ID)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// readJSON decodes a JSON object body strictly: a body over maxBody is
+// 413, anything but one object with known fields 400 with the reason.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return gitpulse.Errorf(gitpulse.EINVALID, "body: Content-Type must be application/json, got %q", clip(ct))
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	} else if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("more than one JSON value")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return gitpulse.Errorf(gitpulse.ETOOLARGE, "body: larger than %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return gitpulse.Errorf(gitpulse.EINVALID, "body: empty; send a JSON object")
+	default:
+		return gitpulse.Errorf(gitpulse.EINVALID, "body: not the expected JSON object: %s", clip(jsonReason(err)))
+	}
+}
+
+// jsonReason is a decoding error's reason without Go type names.
+func jsonReason(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at offset %d", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %s has the wrong type", typ.Field)
+		}
+		return "a JSON object is expected"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	return err.Error()
+}
+
+var pathSegment = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// groupRef reads the group of a course body: a positive id (number or
+// digits), a full path ("course/2026"), or a group URL
+// ("https://gitlab.example.edu/course/2026").
+func groupRef(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", gitpulse.Errorf(gitpulse.EINVALID, "group: required (a GitLab group id, full path or URL)")
+	}
+	var ref string
+	var n json.Number
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: must be a string or a number")
+		}
+		ref = n.String()
+	}
+	ref = strings.TrimSpace(ref)
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		if id <= 0 {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: an id must be positive")
+		}
+		return ref, nil
+	}
+	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
+		u, err := url.Parse(ref)
+		if err != nil || u.Host == "" {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: not a valid URL")
+		}
+		ref = u.Path
+		if i := strings.Index(ref, "/-/"); i >= 0 {
+			ref = ref[:i]
+		}
+		ref = strings.TrimPrefix(strings.Trim(ref, "/"), "groups/")
+	}
+	ref = strings.Trim(ref, "/")
+	if ref == "" || len(ref) > 255 {
+		return "", gitpulse.Errorf(gitpulse.EINVALID, "group: must be a GitLab group id, full path or URL")
+	}
+	for _, seg := range strings.Split(ref, "/") {
+		if !pathSegment.MatchString(seg) {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: %q is not a GitLab group path", clip(ref))
+		}
+	}
+	return ref, nil
+}

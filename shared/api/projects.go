@@ -1,0 +1,236 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+// listBody is every list answer.
+type listBody[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// project reads the project of the {id} path parameter (one GetItem).
+func (s *Server) project(r *http.Request) (int64, gpsync.ProjectInfo, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, gpsync.ProjectInfo{}, err
+	}
+	var info gpsync.ProjectInfo
+	if err := s.deps.Store.Get(r.Context(), store.ProjectPK(id), "INFO", &info); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return id, info, gitpulse.Errorf(gitpulse.ENOTFOUND, "project %d: not known to GitPulse (not in a course, or not synced yet)", id)
+		}
+		return id, info, err
+	}
+	return id, info, nil
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
+	_, info, err := s.project(r)
+	if err != nil {
+		return err
+	}
+	if fresh(w, r, info.UpdatedAt) {
+		return nil
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// filter builds a page's FilterExpression from equality conditions.
+type filter struct {
+	conds  []string
+	names  map[string]string
+	values map[string]ddbtypes.AttributeValue
+}
+
+// eq adds "attribute path = value" (path elements joined with dots), or
+// "any of paths = value" when more than one path is given.
+func (f *filter) eq(value string, paths ...string) {
+	if value == "" {
+		return
+	}
+	if f.names == nil {
+		f.names, f.values = map[string]string{}, map[string]ddbtypes.AttributeValue{}
+	}
+	v := ":v" + strconv.Itoa(len(f.values))
+	f.values[v] = &ddbtypes.AttributeValueMemberS{Value: value}
+	var alts []string
+	for _, p := range paths {
+		var ref string
+		for i, part := range splitPath(p) {
+			n := "#n" + strconv.Itoa(len(f.names))
+			f.names[n] = part
+			if i > 0 {
+				ref += "."
+			}
+			ref += n
+		}
+		alts = append(alts, ref+" = "+v)
+	}
+	cond := alts[0]
+	for _, a := range alts[1:] {
+		cond += " OR " + a
+	}
+	if len(alts) > 1 {
+		cond = "(" + cond + ")"
+	}
+	f.conds = append(f.conds, cond)
+}
+
+func splitPath(p string) []string {
+	var parts []string
+	start := 0
+	for i := range len(p) {
+		if p[i] == '.' {
+			parts = append(parts, p[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, p[start:])
+}
+
+func (f *filter) apply(q *store.PageQuery) {
+	if len(f.conds) == 0 {
+		return
+	}
+	q.Filter = f.conds[0]
+	for _, c := range f.conds[1:] {
+		q.Filter += " AND " + c
+	}
+	q.Names, q.Values = f.names, f.values
+}
+
+// projectList answers one page of one kind of a project's items: the
+// project's INFO item (validators, 404), then exactly one Query.
+func projectList[T any](s *Server, w http.ResponseWriter, r *http.Request, prefix string, byTime bool, f *filter) error {
+	id, info, err := s.project(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	pq := store.PageQuery{Listing: listing(r), PK: store.ProjectPK(id), Prefix: prefix, Limit: int32(limit), Cursor: q.Get("cursor")}
+	if byTime {
+		if pq.From, pq.To, err = timeRangeParams(q); err != nil {
+			return err
+		}
+		pq.UseTime = true
+	}
+	if f != nil {
+		f.apply(&pq)
+	}
+	if fresh(w, r, info.UpdatedAt) {
+		return nil
+	}
+	return writePage[T](s, w, r, pq)
+}
+
+// writePage reads one page and answers it.
+func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, pq store.PageQuery) error {
+	p, err := s.deps.Store.Page(r.Context(), pq)
+	if err != nil {
+		return err
+	}
+	items, err := decode[T](p.Items)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listBody[T]{Items: items, NextCursor: p.Next})
+	return nil
+}
+
+func decode[T any](items []map[string]ddbtypes.AttributeValue) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for _, item := range items {
+		var v T
+		if err := attributevalue.UnmarshalMap(item, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) error {
+	author, err := textParam(r.URL.Query(), "author")
+	if err != nil {
+		return err
+	}
+	f := &filter{}
+	f.eq(author, "author_email", "author_name")
+	return projectList[gitpulse.Commit](s, w, r, "COMMIT", true, f)
+}
+
+func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	state, err := enumParam(q, "state", "opened", "merged", "closed", "locked")
+	if err != nil {
+		return err
+	}
+	author, err := textParam(q, "author")
+	if err != nil {
+		return err
+	}
+	f := &filter{}
+	f.eq(state, "state")
+	f.eq(author, "author.username")
+	return projectList[gitpulse.MergeRequest](s, w, r, "MR", true, f)
+}
+
+func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	state, err := enumParam(q, "state", "opened", "closed")
+	if err != nil {
+		return err
+	}
+	author, err := textParam(q, "author")
+	if err != nil {
+		return err
+	}
+	f := &filter{}
+	f.eq(state, "state")
+	f.eq(author, "author.username")
+	return projectList[gitpulse.Issue](s, w, r, "ISSUE", true, f)
+}
+
+func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	status, err := enumParam(q, "status", "created", "waiting_for_resource", "preparing", "pending", "running",
+		"success", "failed", "canceled", "skipped", "manual", "scheduled")
+	if err != nil {
+		return err
+	}
+	ref, err := textParam(q, "ref")
+	if err != nil {
+		return err
+	}
+	f := &filter{}
+	f.eq(status, "status")
+	f.eq(ref, "ref")
+	return projectList[gitpulse.Pipeline](s, w, r, "PIPELINE", true, f)
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+	return projectList[gitpulse.Member](s, w, r, "MEMBER#", false, nil)
+}
+
+// listContributors is the per-person aggregates sync keeps, bots left out.
+func (s *Server) listContributors(w http.ResponseWriter, r *http.Request) error {
+	f := &filter{conds: []string{"#bot = :nobot"}, names: map[string]string{"#bot": "bot"},
+		values: map[string]ddbtypes.AttributeValue{":nobot": &ddbtypes.AttributeValueMemberBOOL{Value: false}}}
+	return projectList[gpsync.PersonStats](s, w, r, "STATS#", false, f)
+}

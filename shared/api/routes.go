@@ -1,0 +1,131 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gitpulse/gitpulse/shared/apikeys"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+)
+
+// Route is one route: method, pattern, the role it needs ("" for open
+// routes) and the query parameters it accepts.
+type Route struct {
+	Method  string
+	Pattern string
+	Role    apikeys.Role
+	Params  []string
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+var (
+	page      = []string{"limit", "cursor"}
+	timeRange = []string{"since", "until"}
+)
+
+func params(groups ...[]string) []string { return slices.Concat(groups...) }
+
+// table is every route the API serves.
+func (s *Server) table() []Route {
+	reader, admin := apikeys.RoleReader, apikeys.RoleAdmin
+	return []Route{
+		{Method: "GET", Pattern: "/api/v1/health", handle: s.health},
+		{Method: "GET", Pattern: "/api/v1/health/live", handle: s.live},
+		{Method: "GET", Pattern: "/api/v1/openapi.json", handle: s.openapi},
+
+		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: s.listCourses},
+		{Method: "POST", Pattern: "/api/v1/courses", Role: admin, handle: s.addCourse},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}", Role: reader, handle: s.getCourse},
+		{Method: "DELETE", Pattern: "/api/v1/courses/{id}", Role: admin, handle: s.deleteCourse},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/sync", Role: admin, handle: s.syncCourse},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams", Role: reader, Params: params(page, []string{"inactive_days"}), handle: s.listTeams},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/students", Role: reader, Params: page, handle: s.listStudents},
+
+		{Method: "GET", Pattern: "/api/v1/projects/{id}", Role: reader, handle: s.getProject},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/commits", Role: reader, Params: params(page, timeRange, []string{"author"}), handle: s.listCommits},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/merge_requests", Role: reader, Params: params(page, timeRange, []string{"author", "state"}), handle: s.listMergeRequests},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/issues", Role: reader, Params: params(page, timeRange, []string{"author", "state"}), handle: s.listIssues},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/pipelines", Role: reader, Params: params(page, timeRange, []string{"status", "ref"}), handle: s.listPipelines},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/members", Role: reader, Params: page, handle: s.listMembers},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/contributors", Role: reader, Params: page, handle: s.listContributors},
+
+		{Method: "GET", Pattern: "/api/v1/sync/status", Role: reader, Params: params(page, []string{"course"}), handle: s.syncStatus},
+		{Method: "GET", Pattern: "/api/v1/tokens", Role: admin, Params: page, handle: s.listTokens},
+		{Method: "GET", Pattern: "/api/v1/audit", Role: admin, Params: params(page, timeRange, []string{"token_hash"}), handle: s.listAudit},
+	}
+}
+
+// serve runs one route: the query parameters are checked, the key and
+// its role (for routes that need one), then the handler; any error
+// becomes a JSON error answer.
+func (s *Server) serve(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Role != "" {
+			key, err := s.authenticate(r)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+				info.key = key.Name
+			}
+			if err := apikeys.Require(key, rt.Role); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			r = r.WithContext(apikeys.WithKey(r.Context(), key))
+		}
+		for name := range r.URL.Query() {
+			if !slices.Contains(rt.Params, name) {
+				s.fail(w, r, unknownParam(name, rt.Params))
+				return
+			}
+		}
+		if err := rt.handle(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func unknownParam(name string, accepted []string) error {
+	if len(accepted) == 0 {
+		return gitpulse.Errorf(gitpulse.EINVALID, "unknown query parameter %q: this route takes none", clip(name))
+	}
+	sorted := slices.Clone(accepted)
+	sort.Strings(sorted)
+	return gitpulse.Errorf(gitpulse.EINVALID, "unknown query parameter %q: this route accepts %s", clip(name), strings.Join(sorted, ", "))
+}
+
+func (s *Server) authenticate(r *http.Request) (apikeys.Key, error) {
+	if s.deps.Keys == nil {
+		return apikeys.Key{}, gitpulse.Errorf(gitpulse.EUNAUTHORIZED, "missing or invalid API key")
+	}
+	return s.deps.Keys.Authenticate(r.Context(), r.Header.Get("Authorization"))
+}
+
+// clip shortens client text quoted back in an error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// fail answers with err's status and its client-safe message. An error
+// without a code is logged and answered with a generic 500 (or 503 when
+// a dependency let the request down); its text never reaches the client.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := gitpulse.ErrorCode(err)
+	if code == gitpulse.EINTERNAL || code == gitpulse.EUNAVAILABLE {
+		s.deps.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+	var coded *gitpulse.Error
+	if !errors.As(err, &coded) && dependencyFailure(err) {
+		err = gitpulse.Errorf(gitpulse.EUNAVAILABLE, "a GitPulse dependency did not answer; try again shortly")
+		w.Header().Set("Retry-After", "5")
+	}
+	writeError(w, err)
+}

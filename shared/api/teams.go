@@ -1,0 +1,272 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
+)
+
+// TeamView is one team of GET /api/v1/courses/{id}/teams.
+type TeamView struct {
+	gitpulse.Team
+	Projects []ProjectView `json:"projects"`
+	Summary  TeamSummary   `json:"summary"`
+}
+
+// ProjectView is a team's project with its aggregate.
+type ProjectView struct {
+	gitpulse.Project
+	Stats     gpsync.ProjectStats `json:"stats"`
+	UpdatedAt time.Time           `json:"updated_at"`
+}
+
+// TeamSummary sums a team's projects.
+type TeamSummary struct {
+	Members             int        `json:"members"`
+	Commits7d           int        `json:"commits_last_7_days"`
+	Commits             int        `json:"commits"`
+	MRsOpen             int        `json:"merge_requests_open"`
+	MRsMerged           int        `json:"merge_requests_merged"`
+	IssuesOpen          int        `json:"issues_open"`
+	IssuesClosed        int        `json:"issues_closed"`
+	PipelineSuccessRate *float64   `json:"pipeline_success_rate"` // of finished pipelines; null when none finished
+	LastActivity        *time.Time `json:"last_activity"`
+	InactiveDays        int        `json:"inactive_days"`
+	InactiveMembers     []Inactive `json:"inactive_members"`
+}
+
+// Inactive is a member with no activity in the window.
+type Inactive struct {
+	Username     string     `json:"username,omitempty"`
+	Name         string     `json:"name"`
+	LastActivity *time.Time `json:"last_activity"`
+}
+
+func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
+	c, updated, err := s.course(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	days := s.deps.InactiveDays
+	if raw := q.Get("inactive_days"); raw != "" {
+		if days, err = strconv.Atoi(raw); err != nil || days < 1 || days > 365 {
+			return gitpulse.Errorf(gitpulse.EINVALID, "inactive_days: must be an integer from 1 to 365, got %q", clip(raw))
+		}
+	}
+	if fresh(w, r, updated) {
+		return nil
+	}
+	// One query: each team item is followed by its projects' summaries
+	// (TEAM#<id>#PROJECT#<id>); a page never splits a team.
+	p, err := s.deps.Store.GroupPage(r.Context(), store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "TEAM#", Cursor: q.Get("cursor")},
+		limit, 8, teamOf)
+	if err != nil {
+		return err
+	}
+	teams, err := teamViews(p.Items, s.deps.Now(), days)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listBody[TeamView]{Items: teams, NextCursor: p.Next})
+	return nil
+}
+
+// teamOf is the team a TEAM# sort key belongs to.
+func teamOf(sk string) string {
+	team, _, _ := strings.Cut(strings.TrimPrefix(sk, "TEAM#"), "#")
+	return team
+}
+
+// teamViews builds the teams of a page: team items, each followed by
+// its project summaries.
+func teamViews(items []map[string]ddbtypes.AttributeValue, now time.Time, days int) ([]TeamView, error) {
+	teams := []TeamView{}
+	var sums [][]gpsync.ProjectSummary
+	for _, item := range items {
+		switch kind(item) {
+		case "team":
+			var t gitpulse.Team
+			if err := unmarshal(item, &t); err != nil {
+				return nil, err
+			}
+			teams = append(teams, TeamView{Team: t, Projects: []ProjectView{}})
+			sums = append(sums, nil)
+		case "project_summary":
+			var ps gpsync.ProjectSummary
+			if err := unmarshal(item, &ps); err != nil {
+				return nil, err
+			}
+			if len(teams) == 0 || teams[len(teams)-1].ID != ps.Project.TeamID {
+				continue // a team's projects whose team item is gone
+			}
+			i := len(teams) - 1
+			teams[i].Projects = append(teams[i].Projects, ProjectView{Project: ps.Project, Stats: ps.Stats, UpdatedAt: ps.UpdatedAt})
+			sums[i] = append(sums[i], ps)
+		}
+	}
+	for i := range teams {
+		teams[i].Summary = summarize(sums[i], now, days)
+	}
+	return teams, nil
+}
+
+// summarize sums a team's project summaries at now; members with no
+// activity in the last days days are listed.
+func summarize(projects []gpsync.ProjectSummary, now time.Time, days int) TeamSummary {
+	sum := TeamSummary{InactiveDays: days, InactiveMembers: []Inactive{}}
+	week := now.UTC().AddDate(0, 0, -6).Format(time.DateOnly) // today and the 6 days before
+	finished, succeeded := 0, 0
+	last := map[string]*gpsync.PersonActivity{}
+	var order []string
+	for _, p := range projects {
+		st := p.Stats
+		sum.Commits += st.Commits
+		sum.MRsOpen += st.MRsOpen
+		sum.MRsMerged += st.MRsMerged
+		sum.IssuesOpen += st.IssuesOpen
+		sum.IssuesClosed += st.IssuesClosed
+		for day, n := range st.CommitsByDay {
+			if day >= week {
+				sum.Commits7d += n
+			}
+		}
+		finished += st.Pipelines["success"] + st.Pipelines["failed"] + st.Pipelines["canceled"]
+		succeeded += st.Pipelines["success"]
+		if st.LastActivity != nil && (sum.LastActivity == nil || st.LastActivity.After(*sum.LastActivity)) {
+			t := st.LastActivity.UTC()
+			sum.LastActivity = &t
+		}
+		for _, a := range p.People {
+			prev, ok := last[a.Key]
+			if !ok {
+				a := a
+				last[a.Key] = &a
+				order = append(order, a.Key)
+				continue
+			}
+			prev.Member = prev.Member || a.Member
+			if a.LastActivity != nil && (prev.LastActivity == nil || a.LastActivity.After(*prev.LastActivity)) {
+				prev.LastActivity = a.LastActivity
+			}
+		}
+	}
+	if finished > 0 {
+		rate := float64(succeeded) / float64(finished)
+		sum.PipelineSuccessRate = &rate
+	}
+	cut := now.AddDate(0, 0, -days)
+	sort.Strings(order)
+	for _, k := range order {
+		a := last[k]
+		if !a.Member {
+			continue
+		}
+		sum.Members++
+		if a.LastActivity == nil || a.LastActivity.Before(cut) {
+			var at *time.Time
+			if a.LastActivity != nil {
+				t := a.LastActivity.UTC()
+				at = &t
+			}
+			sum.InactiveMembers = append(sum.InactiveMembers, Inactive{Username: a.Username, Name: a.Name, LastActivity: at})
+		}
+	}
+	return sum
+}
+
+// StudentView is one person of GET /api/v1/courses/{id}/students: the
+// aggregates of every project they work in, summed.
+type StudentView struct {
+	gpsync.PersonStats
+	Projects []StudentProject `json:"projects"`
+}
+
+// StudentProject is where a student works.
+type StudentProject struct {
+	ProjectID int64  `json:"project_id"`
+	TeamID    string `json:"team_id"`
+}
+
+func (s *Server) listStudents(w http.ResponseWriter, r *http.Request) error {
+	c, updated, err := s.course(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := limitParam(q)
+	if err != nil {
+		return err
+	}
+	if fresh(w, r, updated) {
+		return nil
+	}
+	p, err := s.deps.Store.GroupPage(r.Context(), store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "STUDENT#", Cursor: q.Get("cursor")},
+		limit, 3, studentOf)
+	if err != nil {
+		return err
+	}
+	rows, err := decode[gpsync.StudentRow](p.Items)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listBody[StudentView]{Items: students(rows), NextCursor: p.Next})
+	return nil
+}
+
+// studentOf is the person a STUDENT# sort key belongs to.
+func studentOf(sk string) string {
+	i := strings.LastIndexByte(sk, '#')
+	return sk[:i]
+}
+
+// students merges consecutive rows of the same person.
+func students(rows []gpsync.StudentRow) []StudentView {
+	out := []StudentView{}
+	for _, row := range rows {
+		proj := StudentProject{ProjectID: row.ProjectID, TeamID: row.TeamID}
+		if n := len(out); n > 0 && out[n-1].Key == row.Key {
+			merge(&out[n-1].PersonStats, row.PersonStats)
+			out[n-1].Projects = append(out[n-1].Projects, proj)
+			continue
+		}
+		row.PersonStats.CommitsByDay = nil // per project; the project's contributors route has it
+		out = append(out, StudentView{PersonStats: row.PersonStats, Projects: []StudentProject{proj}})
+	}
+	return out
+}
+
+// merge adds b's counts to a. Active days are summed, so a day active in
+// two projects counts twice.
+func merge(a *gpsync.PersonStats, b gpsync.PersonStats) {
+	a.Member = a.Member || b.Member
+	a.Commits += b.Commits
+	a.Additions += b.Additions
+	a.Deletions += b.Deletions
+	a.MRsOpened += b.MRsOpened
+	a.MRsMerged += b.MRsMerged
+	a.Reviews += b.Reviews
+	a.NotesOnOthers += b.NotesOnOthers
+	a.Approvals += b.Approvals
+	a.IssuesOpened += b.IssuesOpened
+	a.IssuesClosed += b.IssuesClosed
+	a.ActiveDays += b.ActiveDays
+	if b.FirstActivity != nil && (a.FirstActivity == nil || b.FirstActivity.Before(*a.FirstActivity)) {
+		a.FirstActivity = b.FirstActivity
+	}
+	if b.LastActivity != nil && (a.LastActivity == nil || b.LastActivity.After(*a.LastActivity)) {
+		a.LastActivity = b.LastActivity
+	}
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+)
+
+// ByTime is the data table's local secondary index on "at": items with a
+// time (commits, merge requests, issues, pipelines) carry at =
+// "<KIND>#<fixed-width UTC time>#<id>", so one partition's items of a kind
+// can be read newest first and bounded by time.
+const ByTime = "by_time"
+
+// At is the by_time sort key of an item of kind prefix at time t.
+func At(prefix string, t time.Time, id string) string {
+	return prefix + "#" + AtTime(t) + "#" + id
+}
+
+// AtTime is t as the fixed-width UTC text At uses, so that text order is
+// time order.
+func AtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// PageQuery is one page of one listing: exactly one DynamoDB Query.
+type PageQuery struct {
+	// Listing names the listing (route and filters); a cursor made for one
+	// listing is refused by another.
+	Listing string
+	PK      string
+	// Prefix bounds the sort key (begins_with), or, with a time range, the
+	// by_time index: From and To are "<prefix>#<AtTime>" bounds.
+	Prefix   string
+	From, To *time.Time // by_time index, inclusive bounds
+	UseTime  bool       // read by_time (newest first) even without bounds
+	Filter   string     // FilterExpression on the page's items
+	Names    map[string]string
+	Values   map[string]ddbtypes.AttributeValue
+	Limit    int32
+	Cursor   string
+	Forward  bool // oldest first on by_time (default newest first)
+}
+
+// Page is one page of items and the cursor of the next, empty at the end.
+type Page struct {
+	Items []map[string]ddbtypes.AttributeValue
+	Next  string
+}
+
+// ErrCursor is a malformed cursor, or one made for another listing.
+var ErrCursor = gitpulse.Errorf(gitpulse.EINVALID, "cursor: not a cursor of this listing (use next_cursor from the previous page of the same request)")
+
+type cursor struct {
+	L string            `json:"l"`
+	K map[string]string `json:"k"`
+}
+
+// fingerprint is a short hash of a listing's identity.
+func fingerprint(listing string) string {
+	sum := sha256.Sum256([]byte(listing))
+	return hex.EncodeToString(sum[:8])
+}
+
+// EncodeCursor makes the opaque cursor that resumes listing after key.
+func EncodeCursor(listing string, key map[string]ddbtypes.AttributeValue) string {
+	c := cursor{L: fingerprint(listing), K: map[string]string{}}
+	for k, v := range key {
+		if s, ok := v.(*ddbtypes.AttributeValueMemberS); ok {
+			c.K[k] = s.Value
+		}
+	}
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor returns the start key a cursor holds, checking it belongs
+// to listing and keys partition pk.
+func DecodeCursor(listing, pk, raw string) (map[string]ddbtypes.AttributeValue, error) {
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil || len(raw) > 2048 {
+		return nil, ErrCursor
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.L != fingerprint(listing) || c.K["pk"] != pk || c.K["sk"] == "" {
+		return nil, ErrCursor
+	}
+	key := map[string]ddbtypes.AttributeValue{}
+	for k, v := range c.K {
+		switch k {
+		case "pk", "sk", "at":
+			key[k] = &ddbtypes.AttributeValueMemberS{Value: v}
+		default:
+			return nil, ErrCursor
+		}
+	}
+	return key, nil
+}
+
+// Page reads one page with one Query. A filter may leave a page shorter
+// than Limit while Next is still set: DynamoDB applies Limit before the
+// filter.
+func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
+	in, err := s.pageInput(q)
+	if err != nil {
+		return Page{}, err
+	}
+	out, err := s.DB.Query(ctx, in)
+	if err != nil {
+		return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
+	}
+	p := Page{Items: out.Items}
+	if len(out.LastEvaluatedKey) > 0 {
+		p.Next = EncodeCursor(q.Listing, out.LastEvaluatedKey)
+	}
+	return p, nil
+}
+
+// GroupPage reads one page of at most limit groups of consecutive items
+// (a team and its projects, a student's per-project rows) with one Query:
+// it reads up to perGroup items per group and cuts the page at a group
+// boundary, so a group never straddles two pages.
+func (s Store) GroupPage(ctx context.Context, q PageQuery, limit, perGroup int, group func(sk string) string) (Page, error) {
+	q.Limit = int32(min(limit*perGroup+1, 1000))
+	in, err := s.pageInput(q)
+	if err != nil {
+		return Page{}, err
+	}
+	out, err := s.DB.Query(ctx, in)
+	if err != nil {
+		return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
+	}
+	var (
+		p      Page
+		groups int
+		last   string
+		ends   []int // index after each group's last item
+	)
+	for i, item := range out.Items {
+		g := group(item["sk"].(*ddbtypes.AttributeValueMemberS).Value)
+		if i == 0 || g != last {
+			if i > 0 {
+				ends = append(ends, i)
+			}
+			groups++
+			last = g
+		}
+	}
+	ends = append(ends, len(out.Items))
+	cut := len(out.Items)
+	switch {
+	case groups > limit:
+		cut = ends[limit-1]
+	case len(out.LastEvaluatedKey) > 0 && groups > 1:
+		cut = ends[groups-2] // the last group may go on in the next read
+	}
+	p.Items = out.Items[:cut]
+	if cut < len(out.Items) {
+		lastItem := out.Items[cut-1]
+		key := map[string]ddbtypes.AttributeValue{"pk": lastItem["pk"], "sk": lastItem["sk"]}
+		p.Next = EncodeCursor(q.Listing, key)
+	} else if len(out.LastEvaluatedKey) > 0 {
+		p.Next = EncodeCursor(q.Listing, out.LastEvaluatedKey)
+	}
+	return p, nil
+}
+
+func (s Store) pageInput(q PageQuery) (*dynamodb.QueryInput, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: q.PK}},
+		Limit:                     aws.Int32(q.Limit),
+	}
+	for k, v := range q.Values {
+		in.ExpressionAttributeValues[k] = v
+	}
+	if len(q.Names) > 0 {
+		in.ExpressionAttributeNames = q.Names
+	}
+	if q.Filter != "" {
+		in.FilterExpression = aws.String(q.Filter)
+	}
+	if q.UseTime || q.From != nil || q.To != nil {
+		in.IndexName = aws.String(ByTime)
+		in.ScanIndexForward = aws.Bool(q.Forward)
+		from, to := q.Prefix+"#", q.Prefix+"#~" // '~' sorts after every time
+		if q.From != nil {
+			from = q.Prefix + "#" + AtTime(*q.From)
+		}
+		if q.To != nil {
+			to = q.Prefix + "#" + AtTime(*q.To) + "#~"
+		}
+		in.KeyConditionExpression = aws.String("pk = :pk AND #at BETWEEN :from AND :to")
+		if in.ExpressionAttributeNames == nil {
+			in.ExpressionAttributeNames = map[string]string{}
+		}
+		in.ExpressionAttributeNames["#at"] = "at"
+		in.ExpressionAttributeValues[":from"] = &ddbtypes.AttributeValueMemberS{Value: from}
+		in.ExpressionAttributeValues[":to"] = &ddbtypes.AttributeValueMemberS{Value: to}
+	} else if q.Prefix != "" {
+		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :p)")
+		in.ExpressionAttributeValues[":p"] = &ddbtypes.AttributeValueMemberS{Value: q.Prefix}
+	} else {
+		in.KeyConditionExpression = aws.String("pk = :pk")
+	}
+	if q.Cursor != "" {
+		key, err := DecodeCursor(q.Listing, q.PK, q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		if in.IndexName != nil && key["at"] == nil {
+			return nil, ErrCursor
+		}
+		in.ExclusiveStartKey = key
+	}
+	return in, nil
+}
