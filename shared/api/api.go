@@ -115,8 +115,8 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // route dispatches to the mux, answering unknown routes and wrong methods
 // with JSON errors instead of the mux's plain text.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := s.mux.Handler(r); pattern != "" {
-		h.ServeHTTP(w, r)
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r) // the mux sets the path values
 		return
 	}
 	var allowed []string
