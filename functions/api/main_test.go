@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
+	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
 
@@ -137,4 +139,75 @@ func TestBadConfigurationFailsAtStart(t *testing.T) {
 	if !strings.Contains(string(out), "GITLAB_TOKENS: invalid JSON at offset") {
 		t.Errorf("got output %s, want an error naming GITLAB_TOKENS and the offset", out)
 	}
+}
+
+// TestDataRoutesUnderEmulator serves the data API from the real bootstrap
+// under the emulator: a course synced into moto, an API key from API_KEYS,
+// and the sample events of the teams and commits listings.
+func TestDataRoutesUnderEmulator(t *testing.T) {
+	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "e2e/course", Teams: 2, StudentsPerTeam: 2, Weeks: 2})
+	raw, key, err := apikeys.Generate("e2e", apikeys.RoleReader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := json.Marshal([]apikeys.Key{key})
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.AWSEnv(t),
+		"DATA_TABLE="+sc.Resources.DataTable,
+		"AUDIT_TABLE="+sc.Resources.AuditTable,
+		"SYNC_QUEUE_URL="+sc.Resources.SyncQueueURL,
+		"GITLAB_URL="+sc.SimURL,
+		"GITLAB_TOKEN="+sc.Course.TeacherToken,
+		"API_KEYS="+string(keys),
+	))
+	event := func(name, apiKey string) []byte {
+		ev := string(testenv.ReadEvent(t, name))
+		ev = strings.ReplaceAll(ev, "{{API_KEY}}", apiKey)
+		ev = strings.ReplaceAll(ev, "{{COURSE_ID}}", strconv.FormatInt(sc.CourseID, 10))
+		ev = strings.ReplaceAll(ev, "{{PROJECT_ID}}", strconv.Itoa(sc.Course.ProjectIDs[0]))
+		return []byte(ev)
+	}
+	invoke := func(ev []byte) events.APIGatewayV2HTTPResponse {
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(fn.Invoke(t, ev), &resp); err != nil || resp.StatusCode == 0 {
+			t.Fatalf("got %v, want an API Gateway v2 response", err)
+		}
+		return resp
+	}
+
+	resp := invoke(event("api-teams.json", raw.Reveal()))
+	var teams struct {
+		Items []struct {
+			ID       string            `json:"id"`
+			Projects []json.RawMessage `json:"projects"`
+			Summary  struct {
+				Commits int `json:"commits"`
+			} `json:"summary"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &teams); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("teams: got %d %s, want 200 and a list", resp.StatusCode, resp.Body)
+	}
+	if len(teams.Items) != 2 || len(teams.Items[0].Projects) != 1 || teams.Items[0].Summary.Commits == 0 {
+		t.Errorf("teams: got %s, want 2 teams with a project and commits", resp.Body)
+	}
+	if resp.Headers[http.CanonicalHeaderKey("ETag")] == "" {
+		t.Errorf("teams: got headers %v, want an ETag", resp.Headers)
+	}
+
+	resp = invoke(event("api-commits.json", raw.Reveal()))
+	var commits struct {
+		Items      []json.RawMessage `json:"items"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &commits); err != nil || resp.StatusCode != 200 || len(commits.Items) != 20 || commits.NextCursor == "" {
+		t.Errorf("commits: got %d %s, want 20 commits and a next cursor", resp.StatusCode, resp.Body[:min(300, len(resp.Body))])
+	}
+
+	if resp = invoke(event("api-teams.json", "gpk_wrong")); resp.StatusCode != 401 || !strings.Contains(resp.Body, `"code":"unauthorized"`) {
+		t.Errorf("wrong key: got %d %s, want 401 unauthorized", resp.StatusCode, resp.Body)
+	}
+	if resp = invoke(event("api-tokens.json", raw.Reveal())); resp.StatusCode != 403 {
+		t.Errorf("reader on tokens: got %d %s, want 403", resp.StatusCode, resp.Body)
+	}
+	testenv.AssertNoSecret(t, "function output", fn.Output.String(), raw.Reveal(), sc.Course.TeacherToken)
 }

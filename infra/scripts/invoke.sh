@@ -37,7 +37,10 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 echo "== $fn <- $event" >&2
-curl -sS -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @"$event"
+# API events carry placeholders for what only the running stack knows:
+# its API key and the demo course's ids (written by `make run`).
+sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-0}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-0}|g" "$event" |
+  curl -sS -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @-
 echo
 echo "== function log ($log)" >&2
 grep -v '^\(START\|END\|REPORT\)' "$log" | grep '^{' >&2 || true
