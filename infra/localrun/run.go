@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,14 +17,16 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/provision"
-	"github.com/gitpulse/gitpulse/shared/api"
+	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/platform"
 	"github.com/gitpulse/gitpulse/shared/secrets"
+	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 const (
@@ -123,7 +126,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
 	os.Setenv(config.EnvSelfRotation, envOr(config.EnvSelfRotation, "true"))
 	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN)
-	if err := writeEnvFile(); err != nil {
+	if err := writeEnvFile(nil); err != nil {
 		return err
 	}
 
@@ -135,7 +138,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	printTokenCheck(ctx, out, checker)
 
 	// A first sync, then one every SYNC_INTERVAL, as the schedule does.
-	syncer, err := platform.New(ctx, "sync", config.EnvDataTable, config.EnvSyncQueueURL)
+	syncPlatform, err := platform.New(ctx, "sync", config.EnvDataTable, config.EnvSyncQueueURL)
 	if err != nil {
 		return err
 	}
@@ -143,26 +146,38 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if err != nil || every <= 0 {
 		return fmt.Errorf("SYNC_INTERVAL: %q is not a duration such as 15m", os.Getenv("SYNC_INTERVAL"))
 	}
-	if len(syncer.Config.Courses) == 0 {
+	sy := newSyncer(syncPlatform, out)
+	if len(syncPlatform.Config.Courses) == 0 {
 		fmt.Fprintf(out, "Sync: no course configured; set %s to a GitLab group path to sync one\n", config.EnvCourses)
-	} else {
-		if err := syncOnce(ctx, out, syncer); err != nil {
-			fmt.Fprintf(out, "Sync failed: %v\n", err)
-		}
-		go keepSyncing(ctx, out, syncer, every)
+	} else if err := sy.once(ctx); err != nil {
+		fmt.Fprintf(out, "Sync failed: %v\n", err)
 	}
+	go sy.keep(ctx, every)
 
-	// The API, the same handler the api Lambda serves.
+	// The API, the same handler the api Lambda serves, with a local admin
+	// key unless keys are configured.
+	apiKey := ""
+	if os.Getenv(config.EnvAPIKeys) == "" && os.Getenv(config.EnvAPIKeysSecretARN) == "" {
+		raw, key, err := apikeys.Generate("local-admin", apikeys.RoleAdmin, time.Now())
+		if err != nil {
+			return err
+		}
+		entry, _ := json.Marshal([]apikeys.Key{key})
+		os.Setenv(config.EnvAPIKeys, string(entry))
+		apiKey = raw.Reveal()
+	}
 	p, err := platform.New(ctx, "api", config.EnvDataTable)
 	if err != nil {
 		return err
 	}
-	handler := api.New(api.Deps{
-		Health:     p.HealthChecker(),
-		Logger:     p.Logger,
-		Middleware: []func(http.Handler) http.Handler{p.Recorder.Middleware},
-		Now:        p.Now,
-	})
+	handler, err := p.API()
+	if err != nil {
+		return err
+	}
+	courseID, projectID := firstCourse(ctx, p)
+	if err := writeEnvFile(map[string]string{"API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
+		return err
+	}
 	// As the Lambda wrapper does per invocation, flush the audit after
 	// each request.
 	flushing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -173,8 +188,13 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  curl -s %s/api/v1/health\n%s  make invoke-api EVENT=events/api-health.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n\n",
-		base, base, simHint, gitpulse.NewSecret(token.Token).Hash())
+	auth := `-H "Authorization: Bearer $API_KEY"`
+	keyLine := "  export API_KEY=" + apiKey + "   # local admin key, valid while this runs\n"
+	if apiKey == "" {
+		keyLine = "  export API_KEY=<one of your API_KEYS>\n"
+	}
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n\n",
+		base, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
@@ -264,12 +284,33 @@ func script(args ...string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-// writeEnvFile records the local stack's environment for `make invoke-*`.
-// It holds no token: functions read it from the local secret.
-func writeEnvFile() error {
+// writeEnvFile records the local stack's environment for `make invoke-*`,
+// with extra values. It holds no GitLab token (functions read it from the
+// local secret), only the local API key, in a file only its owner reads
+// that is removed when the stack stops.
+func writeEnvFile(extra map[string]string) error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation, config.EnvSyncQueueURL, config.EnvCourses} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation, config.EnvSyncQueueURL, config.EnvCourses, config.EnvAPIKeys} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
+	for name, v := range extra {
+		fmt.Fprintf(&b, "export %s=%q\n", name, v)
+	}
 	return os.WriteFile(envFile, []byte(b.String()), 0o600)
+}
+
+// firstCourse returns the ids of the first course and its first project,
+// for the ready line's examples.
+func firstCourse(ctx context.Context, p *platform.Platform) (string, string) {
+	st := store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable}
+	courses, err := store.All[gitpulse.Course](ctx, st, "COURSES", "COURSE#")
+	if err != nil || len(courses) == 0 {
+		return "<course id>", "<project id>"
+	}
+	cid := strconv.FormatInt(courses[0].ID, 10)
+	projects, err := store.All[gitpulse.Project](ctx, st, store.CoursePK(courses[0].ID), "PROJECT#")
+	if err != nil || len(projects) == 0 {
+		return cid, "<project id>"
+	}
+	return cid, strconv.FormatInt(projects[0].ID, 10)
 }
