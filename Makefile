@@ -66,6 +66,9 @@ bench-audit: $(RIE) ## Benchmark 1,000 GitLab calls with the audit off, discarde
 bench-sync: ## Benchmark the GitLab sync on a generated course (moto server): GitLab requests vs the lower bound, DynamoDB writes, wall time, worker heap; flags via ARGS='-teams 4'.
 	infra/scripts/bench.sh sync $(ARGS)
 
+bench-cold: $(RIE) ## Cold starts: each function's stripped bootstrap size, first vs second invocation under the emulator (median of 5 fresh emulators, moto server), and no network call during init; ARGS='-runs 9'.
+	infra/scripts/bench.sh cold $(ARGS)
+
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
 	@source .run/local.env && go run ./infra/rotatenow

@@ -13,6 +13,7 @@ import (
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/store"
 	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
@@ -67,5 +68,51 @@ func TestSyncUnderEmulator(t *testing.T) {
 			t.Errorf("project %d: no statistics: %v", pid, err)
 		}
 	}
+	// A redelivery of the same batch: the projects now have a last
+	// success, so the worker reports their lag.
+	worker.Invoke(t, body)
 	testenv.AssertNoSecret(t, "function logs", scheduler.Output.String()+worker.Output.String(), course.TeacherToken)
+	checkMetrics(t, scheduler.Output.String(), worker.Output.String(), len(course.ProjectIDs))
+}
+
+// checkMetrics checks the EMF lines: tasks queued per course by the
+// scheduler; items written, lag (second invocation only) and GitLab
+// requests by the worker.
+func checkMetrics(t *testing.T, schedulerOut, workerOut string, projects int) {
+	t.Helper()
+	sched, err := metrics.Parse(schedulerOut)
+	if err != nil {
+		t.Fatalf("scheduler output holds invalid EMF: %v", err)
+	}
+	queued := metrics.Find(sched, gpsync.MetricTasksQueued)
+	if len(queued) != 1 {
+		t.Fatalf("got %d SyncTasksQueued lines, want 1", len(queued))
+	}
+	if v, _ := queued[0].Value(gpsync.MetricTasksQueued); int(v) != projects || queued[0].Fields["Course"] == nil {
+		t.Errorf("SyncTasksQueued: got %v for course %v, want %d for the course", v, queued[0].Fields["Course"], projects)
+	}
+	work, err := metrics.Parse(workerOut)
+	if err != nil {
+		t.Fatalf("worker output holds invalid EMF: %v", err)
+	}
+	written := metrics.Find(work, gpsync.MetricItemsWritten)
+	if len(written) != 2 {
+		t.Fatalf("got %d SyncItemsWritten lines, want 2 (one per invocation)", len(written))
+	}
+	if v, _ := written[0].Value(gpsync.MetricItemsWritten); v == 0 {
+		t.Errorf("SyncItemsWritten of the first invocation: got 0, want the items stored")
+	}
+	lag := metrics.Find(work, gpsync.MetricLagSeconds)
+	if len(lag) != 1 {
+		t.Fatalf("got %d SyncLagSeconds lines, want 1 (the second invocation's)", len(lag))
+	}
+	if v, ok := lag[0].Fields[gpsync.MetricLagSeconds].([]any); !ok || len(v) != projects {
+		t.Errorf("SyncLagSeconds: got %v, want one value per project (%d)", lag[0].Fields[gpsync.MetricLagSeconds], projects)
+	}
+	// The redelivery finds the work done and may call GitLab not at all.
+	if requests := metrics.Find(work, metrics.GitLabRequests); len(requests) == 0 {
+		t.Error("got no GitLabRequests line, want one for the first invocation")
+	} else if v, _ := requests[0].Value(metrics.GitLabRequests); v == 0 {
+		t.Error("GitLabRequests: got 0, want the worker's calls")
+	}
 }

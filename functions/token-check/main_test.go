@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/tokencheck"
 )
 
@@ -86,6 +87,7 @@ func TestTokenCheckUnderEmulator(t *testing.T) {
 	if first.Tokens[0].DaysLeft == nil || *first.Tokens[0].DaysLeft != 4 {
 		t.Errorf("five-days: got days_left %v, want 4 (the 5th day is the expiry date)", first.Tokens[0].DaysLeft)
 	}
+	checkMetrics(t, fn.Output.String())
 
 	got := inbox.Drain(t)
 	wantSubjects := []string{
@@ -133,6 +135,46 @@ func TestTokenCheckUnderEmulator(t *testing.T) {
 	testenv.AssertNoSecret(t, "function output and logs", fn.Output.String(), values...)
 	if !strings.Contains(fn.Output.String(), `"message":"token check"`) {
 		t.Errorf("no structured summary line in the log")
+	}
+}
+
+// checkMetrics checks the EMF lines of the first invocation: days to
+// expiry per token that has an expiry, the fewest of them, and the GitLab
+// requests made.
+func checkMetrics(t *testing.T, out string) {
+	t.Helper()
+	lines, err := metrics.Parse(out)
+	if err != nil {
+		t.Fatalf("function output holds invalid EMF: %v", err)
+	}
+	days := map[string]float64{}
+	for _, l := range metrics.Find(lines, tokencheck.MetricDaysToExpiry) {
+		if l.AWS.CloudWatchMetrics[0].Namespace != "GitPulse" || l.Fields["Function"] != "token-check" {
+			t.Errorf("got namespace %s, function %v; want GitPulse, token-check", l.AWS.CloudWatchMetrics[0].Namespace, l.Fields["Function"])
+		}
+		name, _ := l.Fields["Token"].(string)
+		days[name], _ = l.Value(tokencheck.MetricDaysToExpiry)
+	}
+	want := map[string]float64{"five-days": 4, "twenty-days": 19, "long-lived": 199, "over-scoped": 89}
+	if fmt.Sprint(days) != fmt.Sprint(want) {
+		t.Errorf("TokenDaysToExpiry: got %v, want %v", days, want)
+	}
+	least := metrics.Find(lines, tokencheck.MetricDaysToExpiryMin)
+	if len(least) != 1 {
+		t.Fatalf("got %d TokenDaysToExpiryMin lines, want 1", len(least))
+	}
+	if v, _ := least[0].Value(tokencheck.MetricDaysToExpiryMin); v != 4 {
+		t.Errorf("TokenDaysToExpiryMin: got %v, want 4", v)
+	}
+	if dims := least[0].AWS.CloudWatchMetrics[0].Dimensions; fmt.Sprint(dims) != "[[Function]]" {
+		t.Errorf("TokenDaysToExpiryMin dimensions: got %v, want [[Function]]", dims)
+	}
+	requests := metrics.Find(lines, metrics.GitLabRequests)
+	if len(requests) != 1 {
+		t.Fatalf("got %d GitLabRequests lines, want 1 (one flush per invocation)", len(requests))
+	}
+	if v, _ := requests[0].Value(metrics.GitLabRequests); v < 6 {
+		t.Errorf("GitLabRequests: got %v, want at least one per token (6)", v)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
+	"github.com/gitpulse/gitpulse/shared/metrics"
+	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
 
@@ -61,6 +63,23 @@ func TestRotationUnderEmulator(t *testing.T) {
 		t.Fatalf("after the rotation: want a new working token in AWSCURRENT and the old one revoked")
 	}
 	testenv.AssertNoSecret(t, "function output", fn.Output.String(), old.Value, cur.Secret.Token)
+	lines, err := metrics.Parse(fn.Output.String())
+	if err != nil {
+		t.Fatalf("function output holds invalid EMF: %v", err)
+	}
+	var steps []string
+	for _, l := range metrics.Find(lines, rotation.MetricSucceeded) {
+		if v, _ := l.Value(rotation.MetricSucceeded); v != 1 {
+			t.Errorf("RotationSucceeded: got %v, want 1 per invocation", v)
+		}
+		steps = append(steps, fmt.Sprint(l.Fields["Step"]))
+	}
+	if got, want := strings.Join(steps, " "), "createSecret setSecret testSecret finishSecret"; got != want {
+		t.Errorf("RotationSucceeded steps: got %s, want %s", got, want)
+	}
+	if n := len(metrics.Find(lines, rotation.MetricFailed)); n != 0 {
+		t.Errorf("got %d RotationFailed lines, want none", n)
+	}
 
 	// A malformed event is refused with a message naming the field.
 	out := fn.Invoke(t, []byte(`{"Step":"dropSecret","SecretId":"x","ClientRequestToken":"y"}`))

@@ -14,6 +14,9 @@ make --no-print-directory lint
 echo "== Runtime Interface Emulator"
 make --no-print-directory rie >/dev/null
 
+echo "== aws CLI (for the LocalStack init script test)"
+export GITPULSE_TEST_AWS_CLI=$(infra/scripts/awscli.sh)
+
 echo "== moto server on port $port"
 endpoint=$(infra/scripts/moto.sh start "$port")
 

@@ -19,6 +19,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 )
 
 // countingDB counts BatchWriteItem requests made to the real client.
@@ -189,7 +190,9 @@ func TestUnreachableTableLogsEveryItem(t *testing.T) {
 	for range calls {
 		f.currentUser(t)
 	}
-	stats, err := f.writer.Flush(context.Background())
+	var emf strings.Builder
+	batch := (&metrics.Emitter{Namespace: "GitPulse", Function: "test", W: &emf}).Begin()
+	stats, err := f.writer.Flush(metrics.NewContext(context.Background(), batch))
 	if err == nil || stats.Logged != calls || stats.Written != 0 {
 		t.Fatalf("got %+v, %v; want all %d logged and an error", stats, err, calls)
 	}
@@ -209,8 +212,17 @@ func TestUnreachableTableLogsEveryItem(t *testing.T) {
 	if logged != calls {
 		t.Errorf("got %d items in the log, want %d", logged, calls)
 	}
-	if !strings.Contains(f.logs.String(), `"metric":"AuditFallbacks","count":30`) {
-		t.Errorf("no AuditFallbacks count line in the log")
+	if err := batch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := metrics.Parse(emf.String())
+	if err != nil {
+		t.Fatalf("metrics: %v\n%s", err, emf.String())
+	}
+	if found := metrics.Find(lines, audit.MetricFallbacks); len(found) != 1 {
+		t.Errorf("got %d AuditFallbacks lines, want 1:\n%s", len(found), emf.String())
+	} else if v, _ := found[0].Value(audit.MetricFallbacks); v != calls {
+		t.Errorf("AuditFallbacks: got %v, want %d", v, calls)
 	}
 	testenv.AssertNoSecret(t, "logs", f.logs.String(), f.primary.Value, f.backup.Value)
 }

@@ -11,7 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gitpulse/gitpulse/shared/metrics"
 )
+
+// MetricFallbacks counts, per invocation, the audit items that could not
+// be stored and went to the log instead.
+const MetricFallbacks = "AuditFallbacks"
 
 // BatchWriter is the DynamoDB call the Writer needs.
 type BatchWriter interface {
@@ -81,8 +87,8 @@ func (w *Writer) Flush(ctx context.Context) (FlushStats, error) {
 	w.written, w.failed = 0, 0
 	w.mu.Unlock()
 	if stats.Logged > 0 {
-		w.logger().ErrorContext(ctx, "audit items not stored; written to the log instead",
-			"metric", "AuditFallbacks", "count", stats.Logged, "table", w.Table)
+		w.logger().ErrorContext(ctx, "audit items not stored; written to the log instead", "count", stats.Logged, "table", w.Table)
+		metrics.Add(ctx, MetricFallbacks, metrics.Count, float64(stats.Logged))
 		return stats, fmt.Errorf("audit: %d items could not be stored in %s and were logged", stats.Logged, w.Table)
 	}
 	return stats, nil

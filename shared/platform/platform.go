@@ -30,6 +30,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 	"github.com/gitpulse/gitpulse/shared/store"
@@ -54,7 +55,10 @@ type Platform struct {
 	// writes them before the invocation returns.
 	Audit    *audit.Writer
 	Recorder *audit.Recorder
-	Now      func() time.Time
+	// Metrics writes the function's CloudWatch metrics (EMF lines on
+	// stdout); Wrap gives each invocation a batch and flushes it.
+	Metrics *metrics.Emitter
+	Now     func() time.Time
 }
 
 // Token is one configured GitLab token and the client that uses it.
@@ -82,7 +86,15 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
+	namespace := os.Getenv(metrics.EnvNamespace)
+	if namespace == "" {
+		namespace = metrics.DefaultNamespace
+	}
+	if !metrics.ValidNamespace(namespace) {
+		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, namespace)
+	}
 	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now}
+	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: os.Stdout, Now: p.Now}
 	p.Audit = &audit.Writer{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.AuditTable, Logger: logger}
 	p.Recorder = &audit.Recorder{Sink: p.Audit, Function: function, Retention: cfg.AuditRetention, Now: p.Now}
 
@@ -120,7 +132,7 @@ func (p *Platform) NewGitLabClient(prov gitlab.TokenProvider, noFallback bool) (
 		RequestsPerSecond: p.Config.RequestsPerSecond,
 		Timeout:           p.Config.GitLabTimeout,
 		UserAgent:         "gitpulse/" + p.Function,
-		Interceptors:      []gl.Interceptor{p.Recorder.Interceptor},
+		Interceptors:      []gl.Interceptor{p.Recorder.Interceptor, metrics.Interceptor},
 		NoFallback:        noFallback,
 		Logger:            p.Logger,
 		Now:               p.Now,
@@ -144,11 +156,19 @@ func (p *Platform) Flush(ctx context.Context) {
 	}
 }
 
-// Wrap returns handler with the audit flushed before each invocation
-// returns.
+// Wrap returns handler with a fresh metrics batch in its context, and the
+// audit and then the metrics flushed before each invocation returns.
+// A metrics write failure is logged; the invocation does not fail for it.
 func Wrap[E, R any](p *Platform, handler func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
 	return func(ctx context.Context, event E) (R, error) {
-		defer p.Flush(ctx)
+		batch := p.Metrics.Begin()
+		ctx = metrics.NewContext(ctx, batch)
+		defer func() {
+			p.Flush(ctx) // may count AuditFallbacks in the batch
+			if err := batch.Flush(); err != nil {
+				p.Logger.ErrorContext(ctx, "metrics not written", "error", err.Error())
+			}
+		}()
 		return handler(ctx, event)
 	}
 }
@@ -236,7 +256,7 @@ func (p *Platform) Rotator() *rotation.Rotator {
 				Timeout:           p.Config.GitLabTimeout,
 				MaxRetries:        maxRetries,
 				UserAgent:         "gitpulse/" + p.Function,
-				Interceptors:      []gl.Interceptor{p.Recorder.Interceptor},
+				Interceptors:      []gl.Interceptor{p.Recorder.Interceptor, metrics.Interceptor},
 				NoFallback:        true,
 				Logger:            p.Logger,
 				Now:               p.Now,

@@ -37,6 +37,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
 
@@ -105,6 +106,13 @@ func fail(reason, recovery string, err error) *stepError {
 	return &stepError{severity: "critical", reason: reason, recovery: recovery, err: err}
 }
 
+// Metric names: one count per step run, by outcome, with dimension Step
+// (and rolled up per function, which the failed-rotation alarm watches).
+const (
+	MetricSucceeded = "RotationSucceeded"
+	MetricFailed    = "RotationFailed"
+)
+
 // Handle runs one step of the rotation event. Every step first checks, as
 // the protocol requires, that rotation is enabled, that the token is a
 // version of the secret, and that it holds AWSPENDING; a version already
@@ -113,20 +121,23 @@ func fail(reason, recovery string, err error) *stepError {
 // Manager retries the rotation.
 func (r *Rotator) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	if err := validateEvent(ev); err != nil {
+		metrics.Add(ctx, MetricFailed, metrics.Count, 1, metrics.Dim("Step", "invalid")) // not a step name: keep the dimension's values few
 		return err
 	}
 	err := r.step(ctx, ev)
 	if err == nil {
-		r.Logger.InfoContext(ctx, "rotation step done", "step", ev.Step, "secret", ev.SecretID, "metric", "RotationStep", "result", "ok")
+		r.Logger.InfoContext(ctx, "rotation step done", "step", ev.Step, "secret", ev.SecretID)
+		metrics.Add(ctx, MetricSucceeded, metrics.Count, 1, metrics.Dim("Step", ev.Step))
 		return nil
 	}
+	metrics.Add(ctx, MetricFailed, metrics.Count, 1, metrics.Dim("Step", ev.Step))
 	var se *stepError
 	if !errors.As(err, &se) {
 		se = fail("unexpected error", "see the function's log; Secrets Manager retries the rotation", err)
 	}
 	name := secrets.NameFromARN(ev.SecretID)
 	r.Logger.ErrorContext(ctx, "rotation step failed", "step", ev.Step, "secret", ev.SecretID, "token_hash", se.hash,
-		"reason", se.Error(), "severity", se.severity, "metric", "RotationFailed")
+		"reason", se.Error(), "severity", se.severity)
 	if r.Alerter != nil {
 		if aerr := r.Alerter.RotationFailed(ctx, Alert{Severity: se.severity, SecretARN: ev.SecretID, TokenName: name,
 			TokenHash: se.hash, Step: ev.Step, Reason: se.Error(), Recovery: se.recovery}); aerr != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
@@ -399,10 +400,14 @@ func TestRotateCallFailure(t *testing.T) {
 			token := f.start()
 			fault.PathPrefix = "/api/v4/personal_access_tokens/self/rotate"
 			f.sim.InjectFault(fault)
-			err := f.step(rotation.StepCreate, token)
+			var emf strings.Builder
+			batch := (&metrics.Emitter{Namespace: "GitPulse", Function: "token-rotate", W: &emf}).Begin()
+			err := f.rotator.Handle(metrics.NewContext(context.Background(), batch),
+				events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: f.arn, ClientRequestToken: token})
 			if err == nil {
 				t.Fatal("createSecret succeeded, want a failure")
 			}
+			checkFailedMetric(t, batch, &emf, rotation.StepCreate, f.old.Value)
 			if rotates, _ := f.calls(); rotates != 1 {
 				t.Errorf("got %d rotate requests, want exactly 1 (no retry)", rotates)
 			}
@@ -421,6 +426,30 @@ func TestRotateCallFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkFailedMetric checks that the batch holds one RotationFailed for
+// step, published per step and per function, and no token value.
+func checkFailedMetric(t *testing.T, batch *metrics.Batch, emf *strings.Builder, step, token string) {
+	t.Helper()
+	if err := batch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := metrics.Parse(emf.String())
+	if err != nil {
+		t.Fatalf("invalid EMF: %v\n%s", err, emf.String())
+	}
+	failed := metrics.Find(lines, rotation.MetricFailed)
+	if len(failed) != 1 {
+		t.Fatalf("got %d RotationFailed lines, want 1:\n%s", len(failed), emf.String())
+	}
+	if v, _ := failed[0].Value(rotation.MetricFailed); v != 1 || failed[0].Fields["Step"] != step {
+		t.Errorf("RotationFailed: got %v for step %v, want 1 for %s", v, failed[0].Fields["Step"], step)
+	}
+	if got := fmt.Sprint(failed[0].AWS.CloudWatchMetrics[0].Dimensions); got != "[[Function Step] [Function]]" {
+		t.Errorf("RotationFailed dimensions: got %s, want [[Function Step] [Function]]", got)
+	}
+	testenv.AssertNoSecret(t, "metrics", emf.String(), token)
 }
 
 // TestRevokedTokenIsNotRotated covers a rotate whose answer was lost: the

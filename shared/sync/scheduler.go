@@ -356,6 +356,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 		return err
 	}
 	res.Tasks = len(tasks)
+	recordQueued(ctx, course.ID, res.Tasks)
 
 	// Only now, with the items stored and the tasks queued, move the
 	// cursors. GitLab's updated_after is inclusive: the boundary items are

@@ -125,6 +125,8 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return err
 	}
 	r.state.ProjectID = t.ProjectID
+	recordLag(ctx, t.CourseID, r.start, r.state.LastSuccess)
+	defer recordWritten(ctx, t.CourseID, r.w)
 	err := w.work(ctx, r)
 	if errors.Is(err, errOutOfTime) {
 		return w.handBack(ctx, r)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
 	"github.com/gitpulse/gitpulse/shared/store"
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
@@ -93,6 +94,33 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (Summary, erro
 	return r.Run(ctx)
 }
 
+// Metric names: days to expiry per token (dimension Token, the token's
+// name), and the fewest of any token (Function only), which the expiry
+// alarm watches.
+const (
+	MetricDaysToExpiry    = "TokenDaysToExpiry"
+	MetricDaysToExpiryMin = "TokenDaysToExpiryMin"
+)
+
+// recordDaysLeft adds the expiry metrics of the tokens that have an
+// expiry to the invocation's metrics. Tokens without one (OAuth2, no
+// expiry, unreadable) are alerted on instead.
+func recordDaysLeft(ctx context.Context, ts []TokenSummary) {
+	least, found := 0, false
+	for _, t := range ts {
+		if t.DaysLeft == nil {
+			continue
+		}
+		metrics.Observe(ctx, MetricDaysToExpiry, metrics.None, float64(*t.DaysLeft), metrics.Dim("Token", t.Name))
+		if !found || *t.DaysLeft < least {
+			least, found = *t.DaysLeft, true
+		}
+	}
+	if found {
+		metrics.Observe(ctx, MetricDaysToExpiryMin, metrics.None, float64(least))
+	}
+}
+
 // Run checks every token, publishes the alerts that are due and returns
 // the summary, also logged as one structured line. Alerting failures are
 // returned after the summary is complete; a token that cannot be read is a
@@ -128,12 +156,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	}
 	r.Logger.InfoContext(ctx, "token check", "summary", sum)
 	storeErr := r.store(ctx, sum)
-	for _, ts := range sum.Tokens {
-		if ts.DaysLeft != nil {
-			// Embedded-metric-format-ready line: days to expiry per token.
-			r.Logger.InfoContext(ctx, "token days to expiry", "metric", "TokenDaysToExpiry", "token", ts.Name, "token_hash", ts.Hash, "value", *ts.DaysLeft)
-		}
-	}
+	recordDaysLeft(ctx, sum.Tokens)
 	if err := errors.Join(alertErr, storeErr); err != nil {
 		return sum, fmt.Errorf("token check: %w", err)
 	}
