@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -115,6 +117,12 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // route dispatches to the mux, answering unknown routes and wrong methods
 // with JSON errors instead of the mux's plain text.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	// The mux answers a path that is not canonical ("//", "/x/..") with a
+	// redirect and an HTML body; no route here has such a path.
+	if p := r.URL.EscapedPath(); p != canonical(p) {
+		s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r) // the mux sets the path values
 		return
@@ -135,6 +143,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// canonical is p as the mux cleans it: no "//", "." or ".." segments,
+// a trailing slash kept.
+func canonical(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // health answers 200 with every check when all pass, else 503 naming the
