@@ -18,7 +18,7 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test run invoke-% build-% clean fmt api-key
+.PHONY: help build lint test run invoke-% build-% clean fmt api-key fuzz-api
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench-sync: ## Benchmark the GitLab sync on a generated course (moto server): Gi
 
 bench-cold: $(RIE) ## Cold starts: each function's stripped bootstrap size, first vs second invocation under the emulator (median of 5 fresh emulators, moto server), and no network call during init; ARGS='-runs 9'.
 	infra/scripts/bench.sh cold $(ARGS)
+
+fuzz-api: ## Fuzz the data API (FuzzAPI, 10,000 inputs; FUZZTIME=30s to change) against moto server: no 5xx, JSON only, no key echoed, every answer as openapi.json says.
+	infra/scripts/fuzz-api.sh
 
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
