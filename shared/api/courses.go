@@ -62,7 +62,6 @@ func (s *Server) listCourses(w http.ResponseWriter, r *http.Request) error {
 type CourseView struct {
 	Course    gitpulse.Course    `json:"course"`
 	Sync      gpsync.CourseState `json:"sync"`
-	Teams     int                `json:"teams,omitempty"`
 	UpdatedAt time.Time          `json:"updated_at"`
 }
 
