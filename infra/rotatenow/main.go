@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -32,6 +33,8 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	startOnly := flag.Bool("start", false, "only start a rotation (a new AWSPENDING version) and print its version id, for make invoke-token-rotate")
+	flag.Parse()
 	if os.Getenv("AWS_LAMBDA_LOG_LEVEL") == "" {
 		os.Setenv("AWS_LAMBDA_LOG_LEVEL", "WARN") // progress below; failures still log
 	}
@@ -59,6 +62,10 @@ func run(ctx context.Context) error {
 	})
 	if err != nil && !strings.Contains(err.Error(), "Resource not found") {
 		return fmt.Errorf("start rotation: %w", err)
+	}
+	if *startOnly {
+		fmt.Println(token)
+		return nil
 	}
 	before, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
 	if err != nil {

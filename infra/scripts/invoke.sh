@@ -11,7 +11,10 @@ if [ ! -d "functions/$fn" ]; then
   echo "no function '$fn'; functions: $(ls functions | tr '\n' ' ')" >&2; exit 2
 fi
 if [ -z "$event" ]; then
-  event=$(ls events/"$fn"-*.json 2>/dev/null | head -1 || true)
+  # The api's default is its health event; the others' their first.
+  for candidate in events/"$fn"-health.json events/"$fn"-createSecret.json events/"$fn"-*.json; do
+    [ -f "$candidate" ] && { event=$candidate; break; }
+  done
   [ -n "$event" ] || { echo "no event given and none in events/ for $fn; pass EVENT=events/<file>.json" >&2; exit 2; }
 fi
 [ -f "$event" ] || { echo "event file $event does not exist" >&2; exit 2; }
@@ -37,9 +40,19 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 echo "== $fn <- $event" >&2
-# API events carry placeholders for what only the running stack knows:
-# its API key and the demo course's ids (written by `make run`).
-sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-0}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-0}|g" "$event" |
+# Events carry placeholders for what only the running stack knows: its API
+# key and the demo course's ids (written by `make run`), the token secret,
+# and the version of the rotation in progress: createSecret starts one (a
+# new AWSPENDING version, as Secrets Manager does), the later steps reuse it.
+VERSION=""
+if grep -q '{{VERSION}}' "$event"; then
+  if grep -q '"createSecret"' "$event" || [ ! -f .run/rotation-version ]; then
+    go run ./infra/rotatenow -start > .run/rotation-version
+  fi
+  VERSION=$(cat .run/rotation-version)
+fi
+sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-0}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-0}|g" \
+    -e "s|{{TOKEN_SECRET_ARN}}|${GITLAB_TOKEN_SECRET_ARN:-}|g" -e "s|{{VERSION}}|$VERSION|g" "$event" |
   curl -sS -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @-
 echo
 echo "== function log ($log)" >&2
