@@ -176,24 +176,18 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	state, err := enumParam(q, "state", "opened", "merged", "closed", "locked")
-	if err != nil {
-		return err
-	}
-	author, err := textParam(q, "author")
-	if err != nil {
-		return err
-	}
-	f := &filter{}
-	f.eq(state, "state")
-	f.eq(author, "author.username")
-	return projectList[gitpulse.MergeRequest](s, w, r, "MR", true, f)
+	return byStateAndAuthor[gitpulse.MergeRequest](s, w, r, "MR", "opened", "merged", "closed", "locked")
 }
 
 func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) error {
+	return byStateAndAuthor[gitpulse.Issue](s, w, r, "ISSUE", "opened", "closed")
+}
+
+// byStateAndAuthor lists merge requests or issues, filtered by state (one
+// of states) and author username.
+func byStateAndAuthor[T any](s *Server, w http.ResponseWriter, r *http.Request, prefix string, states ...string) error {
 	q := r.URL.Query()
-	state, err := enumParam(q, "state", "opened", "closed")
+	state, err := enumParam(q, "state", states...)
 	if err != nil {
 		return err
 	}
@@ -204,7 +198,7 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) error {
 	f := &filter{}
 	f.eq(state, "state")
 	f.eq(author, "author.username")
-	return projectList[gitpulse.Issue](s, w, r, "ISSUE", true, f)
+	return projectList[T](s, w, r, prefix, true, f)
 }
 
 func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request) error {
