@@ -125,52 +125,66 @@ func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 }
 
 // GroupPage reads one page of at most limit groups of consecutive items
-// (a team and its projects, a student's per-project rows) with one Query:
-// it reads up to perGroup items per group and cuts the page at a group
-// boundary, so a group never straddles two pages.
+// (a team and its projects, a student's per-project rows). It reads up to
+// perGroup items per group with one Query and cuts the page at a group
+// boundary, so a group never straddles two pages; only a group larger
+// than the read costs further Queries (at most maxGroupReads in all).
 func (s Store) GroupPage(ctx context.Context, q PageQuery, limit, perGroup int, group func(sk string) string) (Page, error) {
 	q.Limit = int32(min(limit*perGroup+1, 1000))
 	in, err := s.pageInput(q)
 	if err != nil {
 		return Page{}, err
 	}
-	out, err := s.DB.Query(ctx, in)
-	if err != nil {
-		return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
-	}
-	var (
-		p      Page
-		groups int
-		last   string
-		ends   []int // index after each group's last item
-	)
-	for i, item := range out.Items {
-		g := group(item["sk"].(*ddbtypes.AttributeValueMemberS).Value)
-		if i == 0 || g != last {
-			if i > 0 {
-				ends = append(ends, i)
-			}
-			groups++
-			last = g
+	var items []map[string]ddbtypes.AttributeValue
+	var lek map[string]ddbtypes.AttributeValue
+	for reads := 0; ; reads++ {
+		out, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
 		}
+		items, lek = append(items, out.Items...), out.LastEvaluatedKey
+		// One group so far and more to read: it may go on.
+		if len(lek) == 0 || reads+1 >= maxGroupReads || len(groupEnds(items, group)) > 1 {
+			break
+		}
+		in.ExclusiveStartKey, in.Limit = lek, aws.Int32(1000) // the rest of a large group at once
 	}
-	ends = append(ends, len(out.Items))
-	cut := len(out.Items)
+	ends := groupEnds(items, group)
+	cut := len(items)
 	switch {
-	case groups > limit:
+	case len(ends) > limit:
 		cut = ends[limit-1]
-	case len(out.LastEvaluatedKey) > 0 && groups > 1:
-		cut = ends[groups-2] // the last group may go on in the next read
+	case len(lek) > 0 && len(ends) > 1:
+		cut = ends[len(ends)-2] // the last group may go on in the next read
 	}
-	p.Items = out.Items[:cut]
-	if cut < len(out.Items) {
-		lastItem := out.Items[cut-1]
-		key := map[string]ddbtypes.AttributeValue{"pk": lastItem["pk"], "sk": lastItem["sk"]}
-		p.Next = EncodeCursor(q.Listing, key)
-	} else if len(out.LastEvaluatedKey) > 0 {
-		p.Next = EncodeCursor(q.Listing, out.LastEvaluatedKey)
+	p := Page{Items: items[:cut]}
+	if cut < len(items) {
+		last := items[cut-1]
+		p.Next = EncodeCursor(q.Listing, map[string]ddbtypes.AttributeValue{"pk": last["pk"], "sk": last["sk"]})
+	} else if len(lek) > 0 {
+		p.Next = EncodeCursor(q.Listing, lek)
 	}
 	return p, nil
+}
+
+// maxGroupReads bounds the Queries of one grouped page.
+const maxGroupReads = 3
+
+// groupEnds returns the index after each group's last item.
+func groupEnds(items []map[string]ddbtypes.AttributeValue, group func(sk string) string) []int {
+	var ends []int
+	last := ""
+	for i, item := range items {
+		g := group(item["sk"].(*ddbtypes.AttributeValueMemberS).Value)
+		if i > 0 && g != last {
+			ends = append(ends, i)
+		}
+		last = g
+	}
+	if len(items) > 0 {
+		ends = append(ends, len(items))
+	}
+	return ends
 }
 
 func (s Store) pageInput(q PageQuery) (*dynamodb.QueryInput, error) {
