@@ -5,12 +5,14 @@
 #          Machines are shared and noisy: compare ratios within one run.
 #   sync:  infra/benchsync on a generated course; the other arguments go
 #          to it (e.g. bench.sh sync -teams 4).
+#   api:   infra/benchapi: the data API's read routes on a synced course;
+#          the other arguments go to it (e.g. bench.sh api -n 100 -json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: bench.sh audit|sync [args]}
+name=${1:?usage: bench.sh audit|sync|api [args]}
 shift
 case "$name" in
-  audit|sync) ;;
+  audit|sync|api) ;;
   *) echo "unknown benchmark $name" >&2; exit 2 ;;
 esac
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -18,10 +20,10 @@ trap 'infra/scripts/moto.sh stop "$port"' EXIT INT TERM
 endpoint=$(infra/scripts/moto.sh start "$port") # a failed start stops here (set -e)
 export GITPULSE_TEST_AWS_ENDPOINT=$endpoint
 
-if [ "$name" = sync ]; then
+if [ "$name" = sync ] || [ "$name" = api ]; then
   AWS_ENDPOINT_URL=$endpoint AWS_REGION=eu-central-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_PROFILE= \
-    go run ./infra/benchsync "$@"
+    go run "./infra/bench$name" "$@"
   exit
 fi
 
