@@ -67,7 +67,7 @@ bench-sync: ## Benchmark the GitLab sync on a generated course (moto server): Gi
 	infra/scripts/bench.sh sync $(ARGS)
 
 bench-api: ## Benchmark the data API's read routes on a synced course (moto server): p50/p99, req/s, DynamoDB calls per request, goals PASS/FAIL (non-zero exit on a FAIL); flags via ARGS='-n 100 -json'.
-	infra/scripts/bench.sh api $(ARGS)
+	@infra/scripts/bench.sh api $(ARGS)
 
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
