@@ -72,6 +72,9 @@ bench-cold: $(RIE) ## Cold starts: each function's stripped bootstrap size, firs
 fuzz-api: ## Fuzz the data API (FuzzAPI, 10,000 inputs; FUZZTIME=30s to change) against moto server: no 5xx, JSON only, no key echoed, every answer as openapi.json says.
 	infra/scripts/fuzz-api.sh
 
+bench-api: ## Benchmark the data API's read routes on a synced course (moto server): p50/p99, req/s, DynamoDB calls per request, goals PASS/FAIL (non-zero exit on a FAIL); flags via ARGS='-n 100 -json'.
+	@infra/scripts/bench.sh api $(ARGS)
+
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
 	@source .run/local.env && go run ./infra/rotatenow

@@ -7,12 +7,14 @@
 #          to it (e.g. bench.sh sync -teams 4).
 #   cold:  infra/benchcold: bootstrap sizes, cold and warm invocations
 #          under the Runtime Interface Emulator (e.g. bench.sh cold -runs 9).
+#   api:   infra/benchapi: the data API's read routes on a synced course;
+#          the other arguments go to it (e.g. bench.sh api -n 100 -json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: bench.sh audit|sync|cold [args]}
+name=${1:?usage: bench.sh audit|sync|cold|api [args]}
 shift
 case "$name" in
-  audit|sync|cold) ;;
+  audit|sync|cold|api) ;;
   *) echo "unknown benchmark $name" >&2; exit 2 ;;
 esac
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -20,7 +22,7 @@ trap 'infra/scripts/moto.sh stop "$port"' EXIT INT TERM
 endpoint=$(infra/scripts/moto.sh start "$port") # a failed start stops here (set -e)
 export GITPULSE_TEST_AWS_ENDPOINT=$endpoint
 
-if [ "$name" = sync ] || [ "$name" = cold ]; then
+if [ "$name" = sync ] || [ "$name" = cold ] || [ "$name" = api ]; then
   AWS_ENDPOINT_URL=$endpoint AWS_REGION=eu-central-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_PROFILE= \
     go run "./infra/bench$name" "$@"

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -36,49 +37,79 @@ type SyncedCourse struct {
 
 // SyncCourse generates a course from spec (seed 7; activity ending an
 // hour ago unless spec.Start is set), provisions resources and runs the
-// scheduler and then the worker until the queue is empty.
+// scheduler and then the worker until the queue is empty. It is
+// SyncCourseWith on the test's simulator, moto server and a prefix named
+// after the test.
 func SyncCourse(tb testing.TB, spec sim.CourseSpec) *SyncedCourse {
 	tb.Helper()
 	cfg := AWSConfig(tb)
 	s, url := Sim(tb)
+	sc, err := SyncCourseWith(context.Background(), cfg, s, url, Prefix(tb), spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sc
+}
+
+// SyncCourseWith is SyncCourse for programs without a testing.TB (the
+// benchmarks): the caller runs the simulator s at simURL and owns its
+// lifetime, and names the resources with prefix (unique per run, so that
+// runs sharing a moto server never mix). It generates the course on s,
+// provisions the resources, schedules the course and drains the queue.
+func SyncCourseWith(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, prefix string, spec sim.CourseSpec) (*SyncedCourse, error) {
 	if spec.Start.IsZero() {
 		spec.Start = time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -7*max(spec.Weeks, 1))
 	}
 	course := s.GenerateCourse(7, spec)
-	res := Provision(tb, cfg, nil)
-	sc := &SyncedCourse{Sim: s, SimURL: url, Course: course, CourseID: int64(course.GroupID), Resources: res, AWS: cfg,
+	res, err := provision.Provision(ctx, provision.NewClients(cfg), provision.NamesFor(prefix), nil)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	sc := &SyncedCourse{Sim: s, SimURL: simURL, Course: course, CourseID: int64(course.GroupID), Resources: res, AWS: cfg,
 		Store: store.Store{DB: dynamodb.NewFromConfig(cfg), Table: res.DataTable}}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	client, err := gitlab.New(gitlab.Options{
-		Provider:          gitlab.StaticToken(gitpulse.Token{Name: "teacher", Value: gitpulse.NewSecret(course.TeacherToken), URL: url}),
+		Provider:          gitlab.StaticToken(gitpulse.Token{Name: "teacher", Value: gitpulse.NewSecret(course.TeacherToken), URL: simURL}),
 		RequestsPerSecond: 5000, MaxWait: 2 * time.Second, Logger: logger,
 	})
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("GitLab client: %w", err)
 	}
 	q := sqs.NewFromConfig(cfg)
 	sc.Scheduler = &gpsync.Scheduler{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
 	sc.Worker = &gpsync.Worker{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now, Planner: sc.Scheduler}
-	if _, err := sc.Scheduler.Run(context.Background(), []string{course.Path}); err != nil {
-		tb.Fatalf("schedule %s: %v", course.Path, err)
+	if _, err := sc.Scheduler.Run(ctx, []string{course.Path}); err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", course.Path, err)
 	}
-	sc.Drain(tb)
-	return sc
+	if err := sc.DrainQueue(ctx); err != nil {
+		return nil, err
+	}
+	return sc, nil
 }
 
 // Drain runs the worker on the sync queue's messages until it is empty,
-// deleting each message its handler did not report as failed.
+// deleting each message its handler did not report as failed. It fails
+// the test on any error.
 func (sc *SyncedCourse) Drain(tb testing.TB) {
 	tb.Helper()
-	ctx := context.Background()
+	if err := sc.DrainQueue(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// DrainQueue runs the worker on the sync queue's messages until it is
+// empty (two empty receives in a row), deleting each handled message. A
+// failed task, or a queue not empty after 500 rounds, is an error; the
+// messages not yet handled stay queued.
+func (sc *SyncedCourse) DrainQueue(ctx context.Context) error {
 	q := sqs.NewFromConfig(sc.AWS)
 	for idle, rounds := 0, 0; idle < 2; rounds++ {
 		if rounds == 500 {
-			tb.Fatalf("the sync queue did not drain in %d rounds", rounds)
+			return fmt.Errorf("the sync queue did not drain in %d rounds", rounds)
 		}
 		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sc.Resources.SyncQueueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
 		if err != nil {
-			tb.Fatal(err)
+			return fmt.Errorf("receive sync tasks: %w", err)
 		}
 		if len(out.Messages) == 0 {
 			idle++
@@ -87,12 +118,16 @@ func (sc *SyncedCourse) Drain(tb testing.TB) {
 		idle = 0
 		for _, m := range out.Messages {
 			resp, err := sc.Worker.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)}}})
-			if err != nil || len(resp.BatchItemFailures) > 0 {
-				tb.Fatalf("sync task %s failed: %v %+v", aws.ToString(m.Body), err, resp)
+			if err != nil {
+				return fmt.Errorf("sync task %s: %w", aws.ToString(m.Body), err)
+			}
+			if len(resp.BatchItemFailures) > 0 {
+				return fmt.Errorf("sync task %s failed: %+v", aws.ToString(m.Body), resp)
 			}
 			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(sc.Resources.SyncQueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				tb.Fatal(err)
+				return fmt.Errorf("delete sync task: %w", err)
 			}
 		}
 	}
+	return nil
 }
