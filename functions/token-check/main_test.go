@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -8,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/metrics"
+	"github.com/gitpulse/gitpulse/shared/store"
 	"github.com/gitpulse/gitpulse/shared/tokencheck"
 )
 
@@ -135,6 +139,23 @@ func TestTokenCheckUnderEmulator(t *testing.T) {
 	testenv.AssertNoSecret(t, "function output and logs", fn.Output.String(), values...)
 	if !strings.Contains(fn.Output.String(), `"message":"token check"`) {
 		t.Errorf("no structured summary line in the log")
+	}
+
+	// The reports are kept for GET /api/v1/tokens: one per token, the
+	// latest run's, without a token value.
+	reports, err := store.All[tokencheck.Stored](context.Background(), store.Store{DB: dynamodb.NewFromConfig(cfg), Table: res.DataTable}, "TOKENS", "TOKEN#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 6 {
+		t.Fatalf("got %d stored token reports, want 6", len(reports))
+	}
+	for _, r := range reports {
+		var ts tokencheck.TokenSummary
+		if err := json.Unmarshal([]byte(r.Report), &ts); err != nil || ts.Name != r.Name || !ts.CheckedAt.Equal(second.CheckedAt) {
+			t.Errorf("stored report %s: got %+v (%v), want the second run's report", r.Name, ts, err)
+		}
+		testenv.AssertNoSecret(t, "stored token report "+r.Name, r.Report, values...)
 	}
 }
 
