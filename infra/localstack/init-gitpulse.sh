@@ -34,12 +34,12 @@ table() { # name, then create-table arguments
   awsc dynamodb wait table-exists --table-name "$name"
 }
 
-# Synced data: pk/sk single-table design, plus the local secondary index
+# Synced data: pk/sk single-table design, plus the global secondary index
 # by_time (sort key "at") that the data API queries.
 table "$data" \
   --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S AttributeName=at,AttributeType=S \
   --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
-  --local-secondary-indexes 'IndexName=by_time,KeySchema=[{AttributeName=pk,KeyType=HASH},{AttributeName=at,KeyType=RANGE}],Projection={ProjectionType=ALL}'
+  --global-secondary-indexes 'IndexName=by_time,KeySchema=[{AttributeName=pk,KeyType=HASH},{AttributeName=at,KeyType=RANGE}],Projection={ProjectionType=ALL}'
 
 # Audit: token_hash / sk, TTL on expires_at.
 table "$audit" \

@@ -115,7 +115,7 @@ func dataTable(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
 		},
-		LocalSecondaryIndexes: []ddbtypes.LocalSecondaryIndex{{
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{
 			IndexName: aws.String(store.ByTime),
 			KeySchema: []ddbtypes.KeySchemaElement{
 				{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},

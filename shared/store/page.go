@@ -16,7 +16,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 )
 
-// ByTime is the data table's local secondary index on "at": items with a
+// ByTime is the data table's global secondary index on pk and "at": items with a
 // time (commits, merge requests, issues, pipelines) carry at =
 // "<KIND>#<fixed-width UTC time>#<id>", so one partition's items of a kind
 // can be read newest first and bounded by time.
