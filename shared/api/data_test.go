@@ -457,6 +457,9 @@ func TestDataAPI(t *testing.T) {
 	})
 
 	t.Run("every authenticated call is audited by key hash", func(t *testing.T) {
+		if rec := f.do(t, "", "GET", "/api/v1/projects/999999", "", "Authorization", "bearer  "+f.reader); rec.Code != 404 {
+			t.Errorf("lowercase bearer: got %d, want 404 (authenticated)", rec.Code)
+		}
 		if _, err := f.auditWriter.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -470,6 +473,13 @@ func TestDataAPI(t *testing.T) {
 			if e.TokenHash != f.readerHash || e.Direction != audit.DirectionAPI {
 				t.Errorf("got audit item %+v", e)
 			}
+		}
+		lower := false
+		for _, e := range page.Items {
+			lower = lower || (e.Endpoint == "/api/v1/projects/999999" && e.ResponseStatus == 404)
+		}
+		if !lower {
+			t.Error("a call with the scheme spelled \"bearer\" authenticated but left no audit item")
 		}
 		if statuses[200] == 0 || statuses[403] == 0 {
 			t.Errorf("got statuses %v, want the 200s and the 403s", statuses)

@@ -35,7 +35,7 @@ const maxHeader = 1024
 // ("API keys cannot be read", wrapping the cause for logs) when Source
 // fails. Neither message holds the presented key.
 func (a *Authenticator) Authenticate(ctx context.Context, authorizationHeader string) (Key, error) {
-	raw, ok := bearer(authorizationHeader)
+	raw, ok := Bearer(authorizationHeader)
 	if !ok {
 		return Key{}, unauthorized()
 	}
@@ -60,10 +60,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorizationHeader st
 	return keys[found], nil
 }
 
-// bearer returns the credentials of an RFC 7235 "Bearer" Authorization
+// Bearer returns the credentials of an RFC 7235 "Bearer" Authorization
 // header: the scheme is case-insensitive, spaces and tabs around are
-// ignored, and the credentials are one token.
-func bearer(header string) (string, bool) {
+// ignored, and the credentials are one token. The audit uses it too, so
+// that every key that can authenticate is audited.
+func Bearer(header string) (string, bool) {
 	if len(header) > maxHeader {
 		return "", false
 	}

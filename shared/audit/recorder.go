@@ -3,12 +3,12 @@ package audit
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 )
 
@@ -85,8 +85,8 @@ func (r *Recorder) Interceptor(next http.RoundTripper) http.RoundTripper {
 // handler answered.
 func (r *Recorder) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		key, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-		if !ok || strings.TrimSpace(key) == "" {
+		key, ok := apikeys.Bearer(req.Header.Get("Authorization"))
+		if !ok {
 			next.ServeHTTP(w, req)
 			return
 		}
@@ -94,7 +94,7 @@ func (r *Recorder) Middleware(next http.Handler) http.Handler {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, req)
 		e := Entry{
-			TokenHash:      gitpulse.NewSecret(strings.TrimSpace(key)).Hash(),
+			TokenHash:      gitpulse.NewSecret(key).Hash(),
 			Endpoint:       Endpoint(req.URL),
 			Method:         req.Method,
 			ResponseStatus: rec.status,
