@@ -74,6 +74,17 @@ func TestFindFiltersExpiredAndRange(t *testing.T) {
 			}
 		})
 	}
+
+	// A cursor of the whole listing replayed with a range it lies outside
+	// (a dashboard's rolling since) is the client's mistake: EINVALID.
+	first, err := audit.Find(context.Background(), db, res.AuditTable, audit.Query{TokenHash: hash, Limit: 5}, now)
+	if err != nil || first.NextCursor == "" {
+		t.Fatalf("got %+v, %v, want a first page with a cursor", first, err)
+	}
+	_, err = audit.Find(context.Background(), db, res.AuditTable, audit.Query{TokenHash: hash, Limit: 5, Cursor: first.NextCursor, Since: base.Add(8 * time.Hour)}, now)
+	if gitpulse.ErrorCode(err) != gitpulse.EINVALID {
+		t.Errorf("cursor outside the range: got %v, want an EINVALID error", err)
+	}
 }
 
 type memSink struct{ entries []audit.Entry }

@@ -80,7 +80,10 @@ func Find(ctx context.Context, db Querier, table string, q Query, now time.Time)
 	}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor)
-		if err != nil || c.Hash != q.TokenHash {
+		// The start key must lie in this query's time range, or DynamoDB
+		// refuses the query: a cursor of another range is the client's
+		// mistake.
+		if err != nil || c.Hash != q.TokenHash || c.SK < low || c.SK > high {
 			return Page{}, gitpulse.Errorf(gitpulse.EINVALID, "cursor is not one this query returned")
 		}
 		in.ExclusiveStartKey = map[string]ddbtypes.AttributeValue{

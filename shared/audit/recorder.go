@@ -7,8 +7,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/apikeys"
+	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 )
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -230,10 +231,31 @@ func (s Store) pageInput(q PageQuery) (*dynamodb.QueryInput, error) {
 		if err != nil {
 			return nil, err
 		}
-		if in.IndexName != nil && key["at"] == nil {
+		if !insideQuery(in, key, q.Prefix) {
 			return nil, ErrCursor
 		}
 		in.ExclusiveStartKey = key
 	}
 	return in, nil
+}
+
+// insideQuery reports whether a start key lies within the query's key
+// condition: DynamoDB refuses one outside it, and a hand-made cursor must
+// get a 400, not a failed query.
+func insideQuery(in *dynamodb.QueryInput, key map[string]ddbtypes.AttributeValue, prefix string) bool {
+	str := func(k string) (string, bool) {
+		v, ok := key[k].(*ddbtypes.AttributeValueMemberS)
+		if !ok {
+			return "", false
+		}
+		return v.Value, true
+	}
+	sk, _ := str("sk")
+	at, hasAt := str("at")
+	if in.IndexName == nil {
+		return !hasAt && strings.HasPrefix(sk, prefix)
+	}
+	from := in.ExpressionAttributeValues[":from"].(*ddbtypes.AttributeValueMemberS).Value
+	to := in.ExpressionAttributeValues[":to"].(*ddbtypes.AttributeValueMemberS).Value
+	return hasAt && at >= from && at <= to
 }

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -81,6 +83,41 @@ func TestGroupPageKeepsGroupsWhole(t *testing.T) {
 			if got[team] != n {
 				t.Errorf("limit %d: team %s: got %d projects, want %d", limit, team, got[team], n)
 			}
+		}
+	}
+}
+
+// TestPageRefusesCursorsOutsideTheQuery: a cursor of the right listing
+// whose key lies outside the query (another prefix, an index key on a
+// table query, a time outside the range) is ErrCursor, never a query
+// DynamoDB refuses.
+func TestPageRefusesCursorsOutsideTheQuery(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	res := testenv.Provision(t, cfg, nil)
+	st := store.Store{DB: dynamodb.NewFromConfig(cfg), Table: res.DataTable}
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		q    store.PageQuery
+		key  map[string]ddbtypes.AttributeValue
+		ok   bool
+	}{
+		{"inside", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "MEMBER#"}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("MEMBER#5")}, true},
+		{"another prefix", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "MEMBER#"}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("ZZZ")}, false},
+		{"index key on a table query", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "MEMBER#"}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("MEMBER#5"), "at": s("x")}, false},
+		{"time inside", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "COMMIT", From: &from}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("COMMIT#a"), "at": s(store.At("COMMIT", from.Add(time.Hour), "a"))}, true},
+		{"time before since", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "COMMIT", From: &from}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("COMMIT#a"), "at": s(store.At("COMMIT", from.Add(-time.Hour), "a"))}, false},
+		{"no time on an index query", store.PageQuery{Listing: "l", PK: "PROJECT#1", Prefix: "COMMIT", UseTime: true}, map[string]ddbtypes.AttributeValue{"pk": s("PROJECT#1"), "sk": s("COMMIT#a")}, false},
+	} {
+		tc.q.Limit = 10
+		tc.q.Cursor = store.EncodeCursor(tc.q.Listing, tc.key)
+		_, err := st.Page(context.Background(), tc.q)
+		if tc.ok && err != nil {
+			t.Errorf("%s: got %v, want the page", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, store.ErrCursor) {
+			t.Errorf("%s: got %v, want ErrCursor", tc.name, err)
 		}
 	}
 }
