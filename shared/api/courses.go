@@ -70,12 +70,19 @@ func (s *Server) getCourse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if fresh(w, r, updated) {
-		return nil
-	}
-	view := CourseView{Course: c, UpdatedAt: updated.UTC()}
+	view := CourseView{Course: c}
 	if err := s.deps.Store.Get(r.Context(), store.CoursePK(c.ID), "STATE", &view.Sync); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	// The scheduler's state changes on every run, failed ones included.
+	for _, t := range []*time.Time{view.Sync.LastRun, view.Sync.LastErrorAt} {
+		if t != nil && t.After(updated) {
+			updated = *t
+		}
+	}
+	view.UpdatedAt = updated.UTC()
+	if fresh(w, r, updated) {
+		return nil
 	}
 	writeJSON(w, http.StatusOK, view)
 	return nil

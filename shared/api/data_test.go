@@ -42,6 +42,7 @@ type fixture struct {
 	auditWriter   *audit.Writer
 	logs          *bytes.Buffer
 	now           time.Time
+	clock         *testenv.Clock
 }
 
 func newFixture(t *testing.T, configured ...string) *fixture {
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, configured ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sc: sc, reader: rraw.Reveal(), admin: araw.Reveal(), readerHash: rk.Hash, logs: &bytes.Buffer{}, now: time.Now()}
+	f := &fixture{sc: sc, reader: rraw.Reveal(), admin: araw.Reveal(), readerHash: rk.Hash, logs: &bytes.Buffer{}, now: time.Now(), clock: testenv.NewClock(time.Now())}
 	db := dynamodb.NewFromConfig(sc.AWS)
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.auditWriter = &audit.Writer{DB: db, Table: sc.Resources.AuditTable, Logger: logger}
@@ -71,6 +72,7 @@ func newFixture(t *testing.T, configured ...string) *fixture {
 		ConfiguredCourses: configured,
 		Logger:            logger,
 		Middleware:        []func(http.Handler) http.Handler{rec.Middleware},
+		Now:               f.clock.Now,
 	})
 	t.Cleanup(func() { testenv.AssertNoSecret(t, "the API's logs", f.logs.String(), f.reader, f.admin) })
 	return f
@@ -347,12 +349,29 @@ func TestDataAPI(t *testing.T) {
 			if again := f.do(t, f.reader, "GET", path, "", "If-None-Match", etag); again.Code != 304 || again.Body.Len() != 0 {
 				t.Errorf("%s If-None-Match: got %d %q, want 304 and no body", path, again.Code, again.Body.String())
 			}
-			if again := f.do(t, f.reader, "GET", path, "", "If-Modified-Since", lm); again.Code != 304 {
-				t.Errorf("%s If-Modified-Since: got %d, want 304", path, again.Code)
+			if again := f.do(t, f.reader, "GET", path, "", "If-Modified-Since", lm); (again.Code == 304) != !strings.Contains(path, "/teams") {
+				t.Errorf("%s If-Modified-Since: got %d, want 304 (200 for teams: their figures follow the day)", path, again.Code)
 			}
 			if other := f.do(t, f.reader, "GET", path, "", "If-None-Match", `W/"other"`); other.Code != 200 {
 				t.Errorf("%s stale ETag: got %d, want 200", path, other.Code)
 			}
+		}
+	})
+
+	t.Run("teams revalidate by day", func(t *testing.T) {
+		etag := f.do(t, f.reader, "GET", course+"/teams", "").Header().Get("ETag")
+		f.clock.Add(24 * time.Hour)
+		defer f.clock.Add(-24 * time.Hour)
+		next := f.do(t, f.reader, "GET", course+"/teams", "", "If-None-Match", etag)
+		if next.Code != 200 || next.Header().Get("ETag") == etag {
+			t.Errorf("a day later: got %d with ETag %s, want 200 with a new ETag (7-day figures moved)", next.Code, next.Header().Get("ETag"))
+		}
+	})
+
+	t.Run("errors carry no validators", func(t *testing.T) {
+		rec := f.do(t, f.reader, "GET", project+"/commits?cursor=garbage", "")
+		if rec.Code != 400 || rec.Header().Get("ETag") != "" || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("got %d ETag %q Cache-Control %q, want 400 without validators", rec.Code, rec.Header().Get("ETag"), rec.Header().Get("Cache-Control"))
 		}
 	})
 

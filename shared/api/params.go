@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 // Page sizes.
@@ -90,6 +91,17 @@ func textParam(q url.Values, name string) (string, error) {
 		return "", gitpulse.Errorf(gitpulse.EINVALID, "%s: longer than 255 characters", name)
 	}
 	return raw, nil
+}
+
+// checkCursor refuses a cursor of another listing before any validator
+// could answer 304 for it.
+func checkCursor(r *http.Request, pk string) error {
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		if _, err := store.DecodeCursor(listing(r), pk, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listing names a listing for its cursors: the path and the filters (not

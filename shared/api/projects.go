@@ -133,6 +133,9 @@ func projectList[T any](s *Server, w http.ResponseWriter, r *http.Request, prefi
 	if f != nil {
 		f.apply(&pq)
 	}
+	if err := checkCursor(r, pq.PK); err != nil {
+		return err
+	}
 	if fresh(w, r, info.UpdatedAt) {
 		return nil
 	}

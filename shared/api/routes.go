@@ -122,6 +122,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == gitpulse.EINTERNAL || code == gitpulse.EUNAVAILABLE {
 		s.deps.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
+	for _, h := range []string{"ETag", "Last-Modified", "Cache-Control"} {
+		w.Header().Del(h) // validators describe a data answer, not an error
+	}
 	var coded *gitpulse.Error
 	if !errors.As(err, &coded) && dependencyFailure(err) {
 		err = gitpulse.Errorf(gitpulse.EUNAVAILABLE, "a GitPulse dependency did not answer; try again shortly")

@@ -66,7 +66,11 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 			return gitpulse.Errorf(gitpulse.EINVALID, "inactive_days: must be an integer from 1 to 365, got %q", clip(raw))
 		}
 	}
-	if fresh(w, r, updated) {
+	if err := checkCursor(r, store.CoursePK(c.ID)); err != nil {
+		return err
+	}
+	// Last-7-days and inactive figures are relative to today.
+	if fresh(w, r, updated, s.deps.Now().UTC().Format(time.DateOnly), strconv.Itoa(days)) {
 		return nil
 	}
 	// One query: each team item is followed by its projects' summaries
@@ -208,6 +212,9 @@ func (s *Server) listStudents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q)
 	if err != nil {
+		return err
+	}
+	if err := checkCursor(r, store.CoursePK(c.ID)); err != nil {
 		return err
 	}
 	if fresh(w, r, updated) {
