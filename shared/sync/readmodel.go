@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,6 +21,9 @@ type ProjectInfo struct {
 	Project   gitpulse.Project `json:"project" dynamodbav:"project"`
 	Stats     ProjectStats     `json:"stats" dynamodbav:"stats"`
 	UpdatedAt time.Time        `json:"updated_at" dynamodbav:"updated_at"`
+	// Students are the person keys of the project's STUDENT# rows, so
+	// that the next write removes the rows of people no longer there.
+	Students []string `json:"-" dynamodbav:"students,omitempty"`
 }
 
 // PersonActivity is one person's last activity in a project (the teams
@@ -74,8 +78,34 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		return err
 	}
 	proj.ID, proj.CourseID = r.t.ProjectID, r.t.CourseID
-	if err := r.w.Put(ctx, store.Item{PK: store.ProjectPK(proj.ID), SK: "INFO", Kind: "project_info",
-		Value: ProjectInfo{Project: proj, Stats: agg.Project, UpdatedAt: now}}); err != nil {
+	var prev ProjectInfo
+	if err := w.Store.Get(ctx, store.ProjectPK(proj.ID), "INFO", &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	cpk := store.CoursePK(r.t.CourseID)
+	info := ProjectInfo{Project: proj, Stats: agg.Project, UpdatedAt: now}
+	if proj.TeamID != "" {
+		for _, k := range sortedKeys(agg.People) {
+			if !agg.People[k].Bot {
+				info.Students = append(info.Students, k)
+			}
+		}
+	}
+	// Rows the last write made that this one does not replace: the
+	// project moved to another team, or people left it.
+	if prev.Project.TeamID != "" && prev.Project.TeamID != proj.TeamID {
+		if err := w.Store.Delete(ctx, cpk, SummarySK(prev.Project.TeamID, proj.ID)); err != nil {
+			return err
+		}
+	}
+	for _, k := range prev.Students {
+		if !slices.Contains(info.Students, k) {
+			if err := w.Store.Delete(ctx, cpk, StudentSK(k, proj.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.w.Put(ctx, store.Item{PK: store.ProjectPK(proj.ID), SK: "INFO", Kind: "project_info", Value: info}); err != nil {
 		return err
 	}
 	if proj.TeamID == "" {
@@ -90,7 +120,6 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		}
 	}
 	sum := ProjectSummary{Project: proj, Stats: recent, UpdatedAt: now, People: []PersonActivity{}}
-	cpk := store.CoursePK(r.t.CourseID)
 	for _, k := range sortedKeys(agg.People) {
 		ps := agg.People[k]
 		if ps.Bot {
@@ -106,6 +135,22 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		return err
 	}
 	return r.w.Put(ctx, store.Item{PK: cpk, SK: "VERSION", Kind: "course_version", Value: CourseVersion{UpdatedAt: now}})
+}
+
+// touchInfo marks the project's data as changed without new aggregates:
+// a task that ended in a recorded error may still have stored items (and
+// the scheduler stores merge requests and issues itself), so validators
+// must move.
+func (w *Worker) touchInfo(ctx context.Context, projectID int64) error {
+	var info ProjectInfo
+	if err := w.Store.Get(ctx, store.ProjectPK(projectID), "INFO", &info); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // never aggregated: the API does not list it yet
+		}
+		return err
+	}
+	info.UpdatedAt = w.Now().UTC()
+	return w.Store.Put(ctx, store.Item{PK: store.ProjectPK(projectID), SK: "INFO", Kind: "project_info", Value: info})
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -143,6 +143,9 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		if perr := w.putState(ctx, r); perr != nil {
 			return errors.Join(err, perr)
 		}
+		if terr := w.touchInfo(ctx, r.t.ProjectID); terr != nil {
+			return errors.Join(err, terr)
+		}
 		if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound {
 			return nil // permanent for this project: recorded, not retried
 		}
@@ -255,13 +258,19 @@ func (w *Worker) repo(ctx context.Context, api *gl.Client, r *run, ppk string) e
 	return w.commitsAndPipelines(ctx, api, r, ppk)
 }
 
+// members stores the project's members (inherited included) and removes
+// those GitLab no longer lists: the listing is complete, so a member item
+// it lacks is someone who left the team.
 func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string) error {
 	pid := r.t.ProjectID
+	listed := map[string]bool{}
 	if err := pages(ctx, func(page int64) (*gl.Response, error) {
 		ms, resp, err := api.ProjectMembers.ListAllProjectMembers(pid, &gl.ListProjectMembersOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
 		for _, m := range ms {
 			mem := gitpulse.Member{UserID: m.ID, Username: m.Username, Name: m.Name, AccessLevel: int(m.AccessLevel), Bot: IsBot(m.Username)}
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "MEMBER#" + itoa(m.ID), Kind: "member", Value: mem}); err != nil {
+			sk := "MEMBER#" + itoa(m.ID)
+			listed[sk] = true
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: sk, Kind: "member", Value: mem}); err != nil {
 				return resp, err
 			}
 		}
@@ -269,7 +278,12 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 	}, nil); err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
-	return nil
+	return w.Store.Each(ctx, ppk, "MEMBER#", func(sk string, _ map[string]ddbtypes.AttributeValue) error {
+		if listed[sk] {
+			return nil
+		}
+		return w.Store.Delete(ctx, ppk, sk)
+	})
 }
 
 func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {

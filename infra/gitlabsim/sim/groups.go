@@ -146,6 +146,20 @@ func (s *Sim) AddMember(sourceKind string, sourceID, userID, accessLevel int) er
 	return nil
 }
 
+// RemoveMember ends a direct membership of a group or project, as
+// DELETE /groups/:id/members/:user_id does; removing one that does not
+// exist is an error, as in GitLab (404).
+func (s *Sim) RemoveMember(sourceKind string, sourceID, userID int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := memberKey{sourceKind, sourceID, userID}
+	if _, ok := s.members[k]; !ok {
+		return fmt.Errorf("remove member: %s %d user %d: %w", sourceKind, sourceID, userID, errNotFound)
+	}
+	delete(s.members, k)
+	return nil
+}
+
 // SetAdmin makes a user an instance administrator or takes that away; it is
 // safe to repeat. Administrators see and manage every group, project and
 // token, as in GitLab with Admin Mode off (the default). It fails only for
