@@ -432,9 +432,23 @@ func TestDataAPI(t *testing.T) {
 			Value: tokencheck.Stored{Name: "primary", CheckedAt: f.now, Report: string(report)}}); err != nil {
 			t.Fatal(err)
 		}
-		got := decodeAs[list[api.TokenView]](t, f.do(t, f.admin, "GET", "/api/v1/tokens", ""))
-		if len(got.Items) != 1 || got.Items[0].Name != "primary" || got.Items[0].Kind != gitpulse.KindGroup || got.Items[0].Stale {
-			t.Errorf("got %+v, want the primary token's report", got)
+		old, _ := json.Marshal(tokencheck.TokenSummary{Name: "retired", CheckedAt: f.now.Add(-48 * time.Hour)})
+		for _, it := range []store.Item{
+			{PK: "TOKENS", SK: "TOKEN#retired", Kind: "token_report", Value: tokencheck.Stored{Name: "retired", CheckedAt: f.now.Add(-48 * time.Hour), Report: string(old)}},
+			{PK: "TOKENS", SK: "RUN", Kind: "token_check_run", Value: tokencheck.Run{CheckedAt: f.now}},
+		} {
+			if err := f.sc.Store.Put(context.Background(), it); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One per page: staleness does not depend on what else the page holds.
+		page := decodeAs[list[api.TokenView]](t, f.do(t, f.admin, "GET", "/api/v1/tokens?limit=1", ""))
+		next := decodeAs[list[api.TokenView]](t, f.do(t, f.admin, "GET", "/api/v1/tokens?limit=1&cursor="+url.QueryEscape(page.NextCursor), ""))
+		if len(page.Items) != 1 || page.Items[0].Name != "primary" || page.Items[0].Kind != gitpulse.KindGroup || page.Items[0].Stale {
+			t.Errorf("got %+v, want the primary token's current report", page)
+		}
+		if len(next.Items) != 1 || next.Items[0].Name != "retired" || !next.Items[0].Stale {
+			t.Errorf("got %+v, want the retired token's report, stale", next)
 		}
 	})
 

@@ -123,11 +123,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var newest time.Time
-	for _, st := range stored {
-		if st.CheckedAt.After(newest) {
-			newest = st.CheckedAt
-		}
+	var run tokencheck.Run
+	if err := s.deps.Store.Get(r.Context(), "TOKENS", "RUN", &run); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	out := []TokenView{}
 	for _, st := range stored {
@@ -135,9 +133,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal([]byte(st.Report), &v.TokenSummary); err != nil {
 			return err
 		}
-		// Checks of one run share a time; an older one is from a token
-		// since removed from the configuration.
-		v.Stale = st.CheckedAt.Before(newest.Add(-time.Hour))
+		// Reports of one run share its time; an older one is of a token
+		// the last run no longer checked.
+		v.Stale = st.CheckedAt.Before(run.CheckedAt)
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, listBody[TokenView]{Items: out, NextCursor: p.Next})

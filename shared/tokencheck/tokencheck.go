@@ -179,8 +179,17 @@ func (r *Runner) store(ctx context.Context, sum Summary) error {
 			return fmt.Errorf("store token reports: %w", err)
 		}
 	}
+	if err := w.Put(ctx, store.Item{PK: "TOKENS", SK: "RUN", Kind: "token_check_run", Value: Run{CheckedAt: sum.CheckedAt}}); err != nil {
+		return fmt.Errorf("store token reports: %w", err)
+	}
 	if err := w.Flush(ctx); err != nil {
 		return fmt.Errorf("store token reports: %w", err)
 	}
 	return nil
+}
+
+// Run is the last token check (TOKENS / RUN): a stored report older than
+// it is of a token no longer configured.
+type Run struct {
+	CheckedAt time.Time `dynamodbav:"checked_at"`
 }
