@@ -62,7 +62,10 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		if t.Plan {
 			// Scheduling a course twice is safe: its cursors move only
 			// after its items are stored and its tasks sent.
-			if res, err := w.Planner.Course(ctx, t.CourseID); err != nil {
+			if res, err := w.Planner.Course(ctx, t.CourseID); errors.Is(err, ErrUnknownCourse) {
+				// Deleted after the sync was asked for: nothing to retry.
+				w.Logger.InfoContext(ctx, "course sync dropped: the course is no longer recorded", "course_id", t.CourseID)
+			} else if err != nil {
 				w.Logger.WarnContext(ctx, "course sync failed", "course_id", t.CourseID, "error", err.Error())
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			} else {
