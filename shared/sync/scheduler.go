@@ -111,8 +111,10 @@ func (s *Scheduler) Course(ctx context.Context, id int64) (CourseResult, error) 
 // ErrCourseExists is Add's error for a group already recorded as a course.
 var ErrCourseExists = gitpulse.Errorf(gitpulse.ECONFLICT, "the group is already a course")
 
-// Add resolves ref (a group id or full path) on GitLab, lists its teams,
-// and records the course and its teams; the next scheduling syncs it. A
+// Add resolves ref (a group id or full path) on GitLab, lists its teams
+// (subgroups; projects directly in the group become teams at the first
+// sync), and records the course and its teams; the next scheduling syncs
+// it. A
 // group GitLab does not show the token is an ENOTFOUND error; a group
 // already recorded is ErrCourseExists (nothing is written).
 func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []gitpulse.Team, error) {
@@ -135,18 +137,7 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 	}
 	course := gitpulse.Course{ID: g.ID, Path: g.FullPath, Name: g.Name, WebURL: g.WebURL, Source: "api", AddedAt: s.Now().UTC()}
 	w := &store.Writer{Store: s.Store}
-	var teams []gitpulse.Team
-	err = pages(ctx, func(page int64) (*gl.Response, error) {
-		gs, resp, err := api.Groups.ListDescendantGroups(g.ID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
-		for _, sub := range gs {
-			t := gitpulse.Team{ID: "g" + itoa(sub.ID), CourseID: g.ID, Name: sub.Name, FullPath: sub.FullPath}
-			teams = append(teams, t)
-			if err := w.Put(ctx, store.Item{PK: store.CoursePK(g.ID), SK: "TEAM#" + t.ID, Kind: "team", Value: t}); err != nil {
-				return resp, err
-			}
-		}
-		return resp, err
-	}, nil)
+	_, teams, err := listTeams(ctx, api, g.ID, w)
 	if err != nil {
 		return course, nil, fmt.Errorf("list teams of %s: %w", g.FullPath, err)
 	}
@@ -158,6 +149,27 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 		return course, nil, err
 	}
 	return course, teams, nil
+}
+
+// listTeams lists the course group's descendant groups, the teams, and
+// puts a team item for each into w. (A project directly in the course
+// group is a team of its own; the project listing adds those.)
+func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Writer) (map[int64]*gl.Group, []gitpulse.Team, error) {
+	groups := map[int64]*gl.Group{}
+	var teams []gitpulse.Team
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
+		gs, resp, err := api.Groups.ListDescendantGroups(courseID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, g := range gs {
+			groups[g.ID] = g
+			t := gitpulse.Team{ID: "g" + itoa(g.ID), CourseID: courseID, Name: g.Name, FullPath: g.FullPath}
+			teams = append(teams, t)
+			if err := w.Put(ctx, store.Item{PK: store.CoursePK(courseID), SK: TeamSK(t.ID), Kind: "team", Value: t}); err != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}, nil)
+	return groups, teams, err
 }
 
 func (s *Scheduler) course(ctx context.Context, ref string, known *gitpulse.Course) CourseResult {
@@ -213,22 +225,11 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 
 	// Teams: every descendant group; a project directly in the course
 	// group is a team of its own.
-	groups := map[int64]*gl.Group{}
-	err = pages(ctx, func(page int64) (*gl.Response, error) {
-		gs, resp, err := api.Groups.ListDescendantGroups(course.ID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
-		for _, g := range gs {
-			groups[g.ID] = g
-			res.Teams++
-			if err := w.Put(ctx, store.Item{PK: pk, SK: "TEAM#g" + itoa(g.ID), Kind: "team",
-				Value: gitpulse.Team{ID: "g" + itoa(g.ID), CourseID: course.ID, Name: g.Name, FullPath: g.FullPath}}); err != nil {
-				return resp, err
-			}
-		}
-		return resp, err
-	}, nil)
+	groups, teams, err := listTeams(ctx, api, course.ID, w)
 	if err != nil {
 		return fmt.Errorf("list teams: %w", err)
 	}
+	res.Teams = len(teams)
 	projects := map[int64]gitpulse.Project{}
 	err = pages(ctx, func(page int64) (*gl.Response, error) {
 		ps, resp, err := api.Groups.ListGroupProjects(course.ID, &gl.ListGroupProjectsOptions{
