@@ -17,7 +17,6 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/provision"
@@ -302,7 +301,7 @@ func writeEnvFile(extra map[string]string) error {
 // firstCourse returns the ids of the first course and its first project,
 // for the ready line's examples.
 func firstCourse(ctx context.Context, p *platform.Platform) (string, string) {
-	st := store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable}
+	st := store.Store{DB: p.DynamoDB, Table: p.Config.DataTable}
 	courses, err := store.All[gitpulse.Course](ctx, st, "COURSES", "COURSE#")
 	if err != nil || len(courses) == 0 {
 		return "<course id>", "<project id>"

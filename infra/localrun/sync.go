@@ -56,7 +56,7 @@ func (s *syncer) schedule(ctx context.Context) (int, error) {
 // drain runs the queue's tasks until it is empty, showing progress
 // against total (0: unknown).
 func (s *syncer) drain(ctx context.Context, total int) (int, error) {
-	q := sqs.NewFromConfig(s.p.AWS)
+	q := s.p.SQS
 	start, before := time.Now(), s.written.items.Load()
 	done := 0
 	for idle := 0; idle < 2 && ctx.Err() == nil; {

@@ -59,6 +59,13 @@ type Platform struct {
 	// stdout); Wrap gives each invocation a batch and flushes it.
 	Metrics *metrics.Emitter
 	Now     func() time.Time
+
+	// One client per AWS service, built at cold start (no network call)
+	// and shared, so a function keeps one connection pool per service.
+	DynamoDB       *dynamodb.Client
+	SQS            *sqs.Client
+	SNS            *sns.Client
+	SecretsManager *secretsmanager.Client
 }
 
 // Token is one configured GitLab token and the client that uses it.
@@ -93,12 +100,14 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 	if !metrics.ValidNamespace(namespace) {
 		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, namespace)
 	}
-	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now}
+	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now,
+		DynamoDB: dynamodb.NewFromConfig(awsCfg), SQS: sqs.NewFromConfig(awsCfg),
+		SNS: sns.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
 	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: os.Stdout, Now: p.Now}
-	p.Audit = &audit.Writer{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.AuditTable, Logger: logger}
+	p.Audit = &audit.Writer{DB: p.DynamoDB, Table: cfg.AuditTable, Logger: logger}
 	p.Recorder = &audit.Recorder{Sink: p.Audit, Function: function, Retention: cfg.AuditRetention, Now: p.Now}
 
-	store := secrets.Store{API: secretsmanager.NewFromConfig(awsCfg)}
+	store := secrets.Store{API: p.SecretsManager}
 	var working gitlab.TokenProvider
 	for _, arn := range cfg.Tokens.SecretARNs {
 		prov := secrets.NewProvider(store, arn, cfg.TokenCacheTTL, p.Now)
@@ -177,7 +186,7 @@ func Wrap[E, R any](p *Platform, handler func(context.Context, E) (R, error)) fu
 // every configured token.
 func (p *Platform) HealthChecker() *health.Checker {
 	checker := &health.Checker{
-		DB:         dynamodb.NewFromConfig(p.AWS),
+		DB:         p.DynamoDB,
 		CacheTTL:   p.Config.HealthCacheTTL,
 		FailureTTL: 5 * time.Second,
 		Now:        p.Now,
@@ -197,7 +206,7 @@ func (p *Platform) HealthChecker() *health.Checker {
 // with its own single-token client and, for Secrets Manager sources, a
 // reader of the secret's rotation settings.
 func (p *Platform) TokenTargets() []tokens.Target {
-	store := secrets.Store{API: secretsmanager.NewFromConfig(p.AWS)}
+	store := secrets.Store{API: p.SecretsManager}
 	var targets []tokens.Target
 	for _, t := range p.Tokens {
 		target := tokens.Target{Name: t.Name, Source: t.Source, Provider: t.Provider, Client: t.Client}
@@ -230,11 +239,11 @@ func (p *Platform) TokenCheck() *tokencheck.Runner {
 		Targets: p.TokenTargets(),
 		Policy:  p.Policy(),
 		Notifier: &alerts.Notifier{
-			SNS: sns.NewFromConfig(p.AWS), TopicARN: p.Config.AlertTopicARN,
-			DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable,
+			SNS: p.SNS, TopicARN: p.Config.AlertTopicARN,
+			DB: p.DynamoDB, Table: p.Config.DataTable,
 			Repeat: p.Config.AlertRepeat, Environment: p.Config.Environment, Now: p.Now,
 		},
-		Store:  &store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
+		Store:  &store.Store{DB: p.DynamoDB, Table: p.Config.DataTable},
 		Logger: p.Logger,
 		Now:    p.Now,
 	}
@@ -244,7 +253,7 @@ func (p *Platform) TokenCheck() *tokencheck.Runner {
 // send exactly one token and alerts to the configured topic.
 func (p *Platform) Rotator() *rotation.Rotator {
 	return &rotation.Rotator{
-		SM: secretsmanager.NewFromConfig(p.AWS),
+		SM: p.SecretsManager,
 		GitLab: func(tok gitpulse.Token, retries bool) (*gitlab.Client, error) {
 			maxRetries := 0
 			if !retries {
@@ -262,7 +271,7 @@ func (p *Platform) Rotator() *rotation.Rotator {
 				Now:               p.Now,
 			})
 		},
-		Alerter: &alerts.RotationAlerter{SNS: sns.NewFromConfig(p.AWS), TopicARN: p.Config.AlertTopicARN},
+		Alerter: &alerts.RotationAlerter{SNS: p.SNS, TopicARN: p.Config.AlertTopicARN},
 		Logger:  p.Logger,
 		Now:     p.Now,
 	}
@@ -271,8 +280,8 @@ func (p *Platform) Rotator() *rotation.Rotator {
 // SyncScheduler returns the course sync planner.
 func (p *Platform) SyncScheduler() *gpsync.Scheduler {
 	return &gpsync.Scheduler{
-		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
-		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
+		GitLab: p.GitLab, Store: store.Store{DB: p.DynamoDB, Table: p.Config.DataTable},
+		Queue: p.SQS, QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
 	}
 }
 
@@ -280,8 +289,8 @@ func (p *Platform) SyncScheduler() *gpsync.Scheduler {
 // the API asks for a sync now.
 func (p *Platform) SyncWorker() *gpsync.Worker {
 	return &gpsync.Worker{
-		GitLab: p.GitLab, Store: store.Store{DB: dynamodb.NewFromConfig(p.AWS), Table: p.Config.DataTable},
-		Queue: sqs.NewFromConfig(p.AWS), QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
+		GitLab: p.GitLab, Store: store.Store{DB: p.DynamoDB, Table: p.Config.DataTable},
+		Queue: p.SQS, QueueURL: p.Config.SyncQueueURL, Logger: p.Logger, Now: p.Now,
 		Planner: p.SyncScheduler(),
 	}
 }
@@ -305,7 +314,7 @@ func (p *Platform) APIKeys() (*apikeys.Authenticator, error) {
 		p.Logger.WarnContext(ctx, "API keys secret unreadable: serving the cached keys", "error", err.Error())
 	}
 	if arn := p.Config.APIKeysSecretARN; arn != "" {
-		return &apikeys.Authenticator{Source: &apikeys.SecretSource{API: secretsmanager.NewFromConfig(p.AWS), SecretID: arn, Now: p.Now}, OnStale: onStale}, nil
+		return &apikeys.Authenticator{Source: &apikeys.SecretSource{API: p.SecretsManager, SecretID: arn, Now: p.Now}, OnStale: onStale}, nil
 	}
 	if p.Config.APIKeys == "" {
 		p.Logger.Warn("no API keys configured: every data route answers 401", "set", config.EnvAPIKeysSecretARN+" or "+config.EnvAPIKeys)
@@ -324,7 +333,7 @@ func (p *Platform) API() (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(p.AWS)
+	db := p.DynamoDB
 	return api.New(api.Deps{
 		Health: p.HealthChecker(),
 		Keys:   keys,
@@ -333,7 +342,7 @@ func (p *Platform) API() (*api.Server, error) {
 			return audit.Find(ctx, db, p.Config.AuditTable, q, p.Now())
 		},
 		Courses:           p.SyncScheduler(),
-		Queue:             sqs.NewFromConfig(p.AWS),
+		Queue:             p.SQS,
 		QueueURL:          p.Config.SyncQueueURL,
 		ConfiguredCourses: p.Config.Courses,
 		InactiveDays:      p.Config.InactiveDays,
