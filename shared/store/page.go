@@ -48,7 +48,6 @@ type PageQuery struct {
 	Values   map[string]ddbtypes.AttributeValue
 	Limit    int32
 	Cursor   string
-	Forward  bool // oldest first on by_time (default newest first)
 }
 
 // Page is one page of items and the cursor of the next, empty at the end.
@@ -205,7 +204,7 @@ func (s Store) pageInput(q PageQuery) (*dynamodb.QueryInput, error) {
 	}
 	if q.UseTime || q.From != nil || q.To != nil {
 		in.IndexName = aws.String(ByTime)
-		in.ScanIndexForward = aws.Bool(q.Forward)
+		in.ScanIndexForward = aws.Bool(false)   // newest first
 		from, to := q.Prefix+"#", q.Prefix+"#~" // '~' sorts after every time
 		if q.From != nil {
 			from = q.Prefix + "#" + AtTime(*q.From)

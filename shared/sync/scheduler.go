@@ -131,7 +131,8 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 	}
 	var existing gitpulse.Course
 	if err := s.Store.Get(ctx, "COURSES", store.CourseSK(g.ID), &existing); err == nil {
-		return existing, nil, fmt.Errorf("group %s (id %d): %w", g.FullPath, g.ID, ErrCourseExists)
+		return existing, nil, &gitpulse.Error{Code: gitpulse.ECONFLICT, Err: ErrCourseExists,
+			Message: fmt.Sprintf("group %s is already course %d (added %s)", g.FullPath, g.ID, existing.AddedAt.UTC().Format(time.DateOnly))}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return gitpulse.Course{}, nil, err
 	}
