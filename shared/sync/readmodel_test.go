@@ -70,3 +70,32 @@ func TestReadModelFollowsMembership(t *testing.T) {
 		t.Errorf("after leaving: member item %+v (%v), want none", m, err)
 	}
 }
+
+// TestNewProjectsAreListedBeforeTheirFirstSync: the scheduler puts a new
+// project under its team at once; the worker's aggregate then fills it.
+func TestNewProjectsAreListedBeforeTheirFirstSync(t *testing.T) {
+	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "rm/new", Teams: 1, StudentsPerTeam: 1, Weeks: 1})
+	ctx := context.Background()
+	pid := sc.Sim.AddProject(sc.Course.TeamGroupIDs[0], "late-project").ID
+	if _, err := sc.Scheduler.Run(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	summaries, err := store.All[gpsync.ProjectSummary](ctx, sc.Store, store.CoursePK(sc.CourseID), "TEAM#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range summaries {
+		if s.Project.ID == int64(pid) {
+			found = s.Stats.Commits == 0 && s.Project.Name == "late-project"
+		}
+	}
+	if !found {
+		t.Errorf("before its first sync: got summaries %+v, want the new project with empty figures", summaries)
+	}
+	sc.Drain(t)
+	var info gpsync.ProjectInfo
+	if err := sc.Store.Get(ctx, store.ProjectPK(int64(pid)), "INFO", &info); err != nil {
+		t.Errorf("after its first sync: %v, want its INFO", err)
+	}
+}

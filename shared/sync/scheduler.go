@@ -344,6 +344,14 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	}
 	for id, p := range projects {
 		st, ok := byID[id]
+		if !ok {
+			// New: its team lists it at once, with empty figures, until
+			// the worker's first aggregate replaces them.
+			if err := w.Put(ctx, store.Item{PK: pk, SK: SummarySK(p.TeamID, id), Kind: "project_summary",
+				Value: ProjectSummary{Project: p, Stats: ProjectStats{Pipelines: map[string]int{}}, People: []PersonActivity{}, UpdatedAt: start}}); err != nil {
+				return err
+			}
+		}
 		if NeedsRepoPoll(p, st, ok, start) {
 			task(id).Repo = true
 		}
