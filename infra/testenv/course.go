@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,6 +84,15 @@ func SyncCourseWith(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, pre
 	}
 	if err := sc.DrainQueue(ctx); err != nil {
 		return nil, err
+	}
+	// Every project must have been synced: say why one was not.
+	for _, pid := range course.ProjectIDs {
+		var info gpsync.ProjectInfo
+		if err := sc.Store.Get(ctx, store.ProjectPK(int64(pid)), "INFO", &info); err != nil {
+			var st gpsync.ProjectState
+			serr := sc.Store.Get(ctx, store.CoursePK(sc.CourseID), "SYNC#"+strconv.Itoa(pid), &st)
+			return nil, fmt.Errorf("project %d was not synced (INFO: %v; sync state %+v, %v)", pid, err, st, serr)
+		}
 	}
 	return sc, nil
 }
