@@ -393,6 +393,8 @@ func TestDataAPI(t *testing.T) {
 			{"GET", project + "/commits?since=yesterday", "", 400, "since"},
 			{"GET", project + "/commits?since=2026-02-02&until=2026-01-01", "", 400, "until"},
 			{"GET", project + "/commits?sinse=2026-01-01", "", 400, "sinse"},
+			{"GET", project + "/commits?until=", "", 400, "until: empty"},
+			{"GET", "/api/v1/courses?limit=&limit=5", "", 400, "limit: given 2 times"},
 			{"GET", project + "/commits?cursor=garbage", "", 400, "cursor"},
 			{"GET", course + "/students?cursor=" + url.QueryEscape(teams.NextCursor), "", 400, "cursor"},
 			{"GET", project + "/merge_requests?state=done", "", 400, "state"},

@@ -78,9 +78,18 @@ func (s *Server) serve(rt Route) http.Handler {
 			}
 			r = r.WithContext(apikeys.WithKey(r.Context(), key))
 		}
-		for name := range r.URL.Query() {
-			if !slices.Contains(rt.Params, name) {
-				s.fail(w, r, unknownParam(name, rt.Params))
+		for name, values := range r.URL.Query() {
+			var err error
+			switch {
+			case !slices.Contains(rt.Params, name):
+				err = unknownParam(name, rt.Params)
+			case len(values) > 1:
+				err = gitpulse.Errorf(gitpulse.EINVALID, "%s: given %d times; give it once", name, len(values))
+			case values[0] == "":
+				err = gitpulse.Errorf(gitpulse.EINVALID, "%s: empty; leave it out or give a value", name)
+			}
+			if err != nil {
+				s.fail(w, r, err)
 				return
 			}
 		}
