@@ -25,20 +25,30 @@ import (
 // maxBody is the largest request body accepted.
 const maxBody = 16 << 10
 
-// course reads the course of the {id} path parameter and when sync last
-// wrote anything of it (two GetItems).
-func (s *Server) course(r *http.Request) (gitpulse.Course, time.Time, error) {
+// courseRecord reads the course of the {id} path parameter (one GetItem).
+func (s *Server) courseRecord(r *http.Request) (gitpulse.Course, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return gitpulse.Course{}, time.Time{}, err
+		return gitpulse.Course{}, err
 	}
 	var c gitpulse.Course
 	if err := s.deps.Store.Get(r.Context(), "COURSES", store.CourseSK(id), &c); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return c, time.Time{}, gitpulse.Errorf(gitpulse.ENOTFOUND, "course %d: not known to GitPulse", id)
+			return c, gitpulse.Errorf(gitpulse.ENOTFOUND, "course %d: not known to GitPulse", id)
 		}
+		return c, err
+	}
+	return c, nil
+}
+
+// course reads the course of the {id} path parameter and when sync last
+// wrote anything of it (two GetItems), for answers with validators.
+func (s *Server) course(r *http.Request) (gitpulse.Course, time.Time, error) {
+	c, err := s.courseRecord(r)
+	if err != nil {
 		return c, time.Time{}, err
 	}
+	id := c.ID
 	var v gpsync.CourseVersion
 	if err := s.deps.Store.Get(r.Context(), store.CoursePK(id), "VERSION", &v); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return c, time.Time{}, err
@@ -152,7 +162,7 @@ type SyncQueued struct {
 }
 
 func (s *Server) syncCourse(w http.ResponseWriter, r *http.Request) error {
-	c, _, err := s.course(r)
+	c, err := s.courseRecord(r)
 	if err != nil {
 		return err
 	}
@@ -166,7 +176,7 @@ func (s *Server) syncCourse(w http.ResponseWriter, r *http.Request) error {
 // deleteCourse forgets a course: it is no longer listed or synced. The
 // synced items stay (the table keeps them; see the README).
 func (s *Server) deleteCourse(w http.ResponseWriter, r *http.Request) error {
-	c, _, err := s.course(r)
+	c, err := s.courseRecord(r)
 	if err != nil {
 		return err
 	}
