@@ -77,6 +77,13 @@ func SyncCourseWith(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, pre
 		return nil, fmt.Errorf("GitLab client: %w", err)
 	}
 	q := sqs.NewFromConfig(cfg)
+	// Visibility timeout 0 on this test queue: a receive whose answer is
+	// lost and retried by the SDK must not hide the tasks from the drain
+	// (each is deleted once handled, and nothing else reads the queue).
+	if _, err := q.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(res.SyncQueueURL),
+		Attributes: map[string]string{"VisibilityTimeout": "0"}}); err != nil {
+		return nil, fmt.Errorf("sync queue attributes: %w", err)
+	}
 	sc.Scheduler = &gpsync.Scheduler{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
 	sc.Worker = &gpsync.Worker{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now, Planner: sc.Scheduler}
 	if _, err := sc.Scheduler.Run(ctx, []string{course.Path}); err != nil {
@@ -113,16 +120,17 @@ func (sc *SyncedCourse) Drain(tb testing.TB) {
 // messages not yet handled stay queued.
 func (sc *SyncedCourse) DrainQueue(ctx context.Context) error {
 	q := sqs.NewFromConfig(sc.AWS)
-	for idle, rounds := 0, 0; idle < 2; rounds++ {
+	for idle, rounds := 0, 0; idle < 3; rounds++ {
 		if rounds == 500 {
 			return fmt.Errorf("the sync queue did not drain in %d rounds", rounds)
 		}
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sc.Resources.SyncQueueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sc.Resources.SyncQueueURL), MaxNumberOfMessages: 10})
 		if err != nil {
 			return fmt.Errorf("receive sync tasks: %w", err)
 		}
 		if len(out.Messages) == 0 {
 			idle++
+			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		idle = 0
