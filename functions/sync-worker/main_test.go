@@ -72,7 +72,8 @@ func TestSyncUnderEmulator(t *testing.T) {
 	// success, so the worker reports their lag.
 	worker.Invoke(t, body)
 	testenv.AssertNoSecret(t, "function logs", scheduler.Output.String()+worker.Output.String(), course.TeacherToken)
-	checkMetrics(t, scheduler.Output.String(), worker.Output.String(), len(course.ProjectIDs))
+	// Two invocations, each ending with its SyncItemsWritten line.
+	checkMetrics(t, scheduler.Output.WaitFor(`"SyncTasksQueued":`, 1), worker.Output.WaitFor(`"SyncItemsWritten":`, 2), len(course.ProjectIDs))
 }
 
 // checkMetrics checks the EMF lines: tasks queued per course by the

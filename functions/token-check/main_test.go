@@ -91,7 +91,7 @@ func TestTokenCheckUnderEmulator(t *testing.T) {
 	if first.Tokens[0].DaysLeft == nil || *first.Tokens[0].DaysLeft != 4 {
 		t.Errorf("five-days: got days_left %v, want 4 (the 5th day is the expiry date)", first.Tokens[0].DaysLeft)
 	}
-	checkMetrics(t, fn.Output.String())
+	checkMetrics(t, fn.Output.WaitFor(`"TokenDaysToExpiryMin":`, 1))
 
 	got := inbox.Drain(t)
 	wantSubjects := []string{

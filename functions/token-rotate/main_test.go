@@ -62,8 +62,9 @@ func TestRotationUnderEmulator(t *testing.T) {
 	if cur.Secret.Token == old.Value || status(t, url, cur.Secret.Token) != 200 || status(t, url, old.Value) != 401 {
 		t.Fatalf("after the rotation: want a new working token in AWSCURRENT and the old one revoked")
 	}
-	testenv.AssertNoSecret(t, "function output", fn.Output.String(), old.Value, cur.Secret.Token)
-	lines, err := metrics.Parse(fn.Output.String())
+	logs := fn.Output.WaitFor(`"RotationSucceeded":`, 4) // one line per step
+	testenv.AssertNoSecret(t, "function output", logs, old.Value, cur.Secret.Token)
+	lines, err := metrics.Parse(logs)
 	if err != nil {
 		t.Fatalf("function output holds invalid EMF: %v", err)
 	}

@@ -35,6 +35,21 @@ func (o *Output) String() string {
 	return o.buf.String()
 }
 
+// WaitFor waits up to 5 s until substr occurs n times in the output and
+// returns the output then (or at the timeout, for the caller's assertion
+// to report). A function's last log lines reach the emulator's output a
+// moment after its invocation's answer.
+func (o *Output) WaitFor(substr string, n int) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := o.String()
+		if strings.Count(out, substr) >= n || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // BuildBootstrap builds ./functions/<name> for the host (the same flags as
 // `make build`, host architecture) into a temporary folder and returns the
 // binary's path.
