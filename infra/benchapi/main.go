@@ -24,10 +24,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	"github.com/gitpulse/gitpulse/infra/testenv"
 )
 
 func main() {
@@ -83,7 +81,7 @@ func run() error {
 	if o.json {
 		progress = os.Stderr
 	}
-	cfg, err := awsConfig(ctx)
+	cfg, err := testenv.LocalAWSConfig(ctx, "bench-api")
 	if err != nil {
 		return err
 	}
@@ -173,21 +171,4 @@ func run() error {
 		return errGoals
 	}
 	return nil
-}
-
-// awsConfig loads the AWS configuration from the environment. It refuses
-// to run without AWS_ENDPOINT_URL: the benchmark creates tables and queues
-// and must never do so in a real account by accident.
-func awsConfig(ctx context.Context) (aws.Config, error) {
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		return aws.Config{}, errors.New("AWS_ENDPOINT_URL is not set: run `make bench-api`, which starts moto server, or point it at one")
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS config: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "eu-central-1"
-	}
-	return cfg, nil
 }

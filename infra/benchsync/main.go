@@ -28,13 +28,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/hashicorp/go-cleanhttp"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/provision"
+	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/store"
@@ -98,7 +98,7 @@ func run() error {
 	fmt.Printf("Generated in %s (seed %d)\n", secs(time.Since(t0)), o.seed)
 	printCourse(course, before, finished)
 
-	cfg, err := awsConfig(ctx)
+	cfg, err := testenv.LocalAWSConfig(ctx, "bench-sync")
 	if err != nil {
 		return err
 	}
@@ -191,23 +191,6 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-// awsConfig loads the AWS configuration from the environment. It refuses
-// to run without AWS_ENDPOINT_URL: the benchmark creates tables and queues
-// and must never do so in a real account by accident.
-func awsConfig(ctx context.Context) (aws.Config, error) {
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		return aws.Config{}, errors.New("AWS_ENDPOINT_URL is not set: run `make bench-sync`, which starts moto server, or point it at one")
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS config: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "eu-central-1"
-	}
-	return cfg, nil
 }
 
 // provisionFresh creates the data table, audit table, topic and sync queue

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -114,4 +115,22 @@ func Sim(tb testing.TB, opts ...sim.Option) (*sim.Sim, string) {
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = srv.Close() })
 	return s, "http://" + ln.Addr().String()
+}
+
+// LocalAWSConfig loads the AWS configuration for a program that creates
+// resources on the local stack (the benchmarks). It refuses to run without
+// AWS_ENDPOINT_URL, so that it never creates them in a real account by
+// accident; target names the make target that starts moto server for it.
+func LocalAWSConfig(ctx context.Context, target string) (aws.Config, error) {
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return aws.Config{}, fmt.Errorf("AWS_ENDPOINT_URL is not set: run `make %s`, which starts moto server, or point it at one", target)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = Region
+	}
+	return cfg, nil
 }
