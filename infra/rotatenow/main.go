@@ -1,25 +1,23 @@
 // Command rotatenow is `make rotate-now`: it rotates the local stack's
-// GitLab token secret the way Secrets Manager does, by starting a rotation
-// (a new version labelled AWSPENDING) and calling the rotation function's
-// four steps in order with that version's token. It reads the stack's
+// GitLab token secret the way Secrets Manager does: it continues the
+// rotation in progress when one is open (AWSPENDING on a version that is
+// not AWSCURRENT), else starts one (a new version labelled AWSPENDING),
+// and calls the rotation function's four steps in order with that
+// version's token. It reads the stack's
 // environment (GITLAB_TOKEN_SECRET_ARN, ALERT_TOPIC_ARN, AUDIT_TABLE and
 // the AWS endpoint) from .run/local.env via the Makefile.
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/gitpulse/gitpulse/shared/config"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/platform"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
@@ -48,38 +46,40 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("%s is not set: start `make run` first", config.EnvTokenSecretARN)
 	}
 	sm := secretsmanager.NewFromConfig(p.AWS)
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	token := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-
-	// Start the rotation: Secrets Manager enables rotation and labels a new
-	// version AWSPENDING. The local emulator cannot invoke a function and
-	// says so; the version is created all the same.
-	_, err = sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId: aws.String(arn), ClientRequestToken: aws.String(token),
-		RotationLambdaARN: aws.String("arn:aws:lambda:eu-central-1:123456789012:function:gitpulse-token-rotate"),
-		RotationRules:     &smtypes.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
-	if err != nil && !strings.Contains(err.Error(), "Resource not found") {
-		return fmt.Errorf("start rotation: %w", err)
-	}
-	if *startOnly {
-		fmt.Println(token)
-		return nil
-	}
-	before, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
+	// Start the rotation as Secrets Manager does, or continue the one
+	// that is open: Secrets Manager never starts a second rotation while
+	// AWSPENDING sits on a version that is not AWSCURRENT.
+	driver := rotation.Driver{SM: sm, LambdaARN: "arn:aws:lambda:eu-central-1:123456789012:function:gitpulse-token-rotate"}
+	token, continued, err := driver.Begin(ctx, arn)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("rotating %s (current token %s)\n", arn, before.Token.Hash())
-	r := p.Rotator()
-	for _, step := range []string{rotation.StepCreate, rotation.StepSet, rotation.StepTest, rotation.StepFinish} {
-		fmt.Printf("  %-13s ", step)
-		if err := r.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: step, SecretID: arn, ClientRequestToken: token}); err != nil {
-			fmt.Println("failed")
-			return err
+	if *startOnly {
+		if continued {
+			fmt.Fprintf(os.Stderr, "a rotation is already open (AWSPENDING on version %s): its steps continue it\n", token)
 		}
-		fmt.Println("ok")
+		fmt.Println(token)
+		return nil
+	}
+	if continued {
+		fmt.Printf("continuing the rotation in progress (AWSPENDING on version %s), as Secrets Manager retries an unfinished rotation\n", token)
+	}
+	before, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
+	if err == nil {
+		fmt.Printf("rotating %s (current token %s)\n", arn, before.Token.Hash())
+	} else {
+		fmt.Printf("rotating %s (AWSCURRENT is unreadable: %s; the rotation repairs it if another version holds a working token)\n", arn, gitpulse.ErrorCode(err))
+	}
+	r := p.Rotator()
+	err = driver.Run(ctx, arn, token, r.Handle, func(step string, err error) {
+		status := "ok"
+		if err != nil {
+			status = "failed"
+		}
+		fmt.Printf("  %-13s %s\n", step, status)
+	})
+	if err != nil {
+		return err
 	}
 	after, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
 	if err != nil {

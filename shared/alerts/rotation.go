@@ -12,22 +12,29 @@ import (
 	"github.com/gitpulse/gitpulse/shared/rotation"
 )
 
-// RotationAlerter publishes failed rotation steps to the token-health
-// topic. Every failure is sent: each is a distinct event that needs a
-// person.
+// RotationAlerter publishes failed (or refused) rotation steps, and
+// repairs of a secret's labels, to the token-health topic. Every one is
+// sent: each is a distinct event that a person should know of.
 type RotationAlerter struct {
 	SNS      Publisher
 	TopicARN string
 }
 
-// RotationFailed implements rotation.Alerter.
-func (a *RotationAlerter) RotationFailed(ctx context.Context, al rotation.Alert) error {
-	subject := fmt.Sprintf("GitPulse: rotation of GitLab token '%s' failed (%s)", al.TokenName, al.Step)
+// RotationAlert implements rotation.Alerter.
+func (a *RotationAlerter) RotationAlert(ctx context.Context, al rotation.Alert) error {
+	event, outcome := al.Event, "failed"
+	if event == "" {
+		event = rotation.EventFailed
+	}
+	if event == rotation.EventRepaired {
+		outcome = "repaired the secret"
+	}
+	subject := fmt.Sprintf("GitPulse: rotation of GitLab token '%s' %s (%s)", al.TokenName, outcome, al.Step)
 	if len(subject) > 100 {
 		subject = subject[:97] + "..."
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The rotation of GitLab token '%s' failed in %s (%s).\n\n", al.TokenName, al.Step, al.Severity)
+	fmt.Fprintf(&b, "The rotation of GitLab token '%s' %s in %s (%s).\n\n", al.TokenName, outcome, al.Step, al.Severity)
 	fmt.Fprintf(&b, "What happened: %s\n\n", al.Reason)
 	fmt.Fprintf(&b, "What to do:    %s\n\n", al.Recovery)
 	fmt.Fprintf(&b, "Secret:        %s\n", al.SecretARN)
@@ -42,7 +49,7 @@ func (a *RotationAlerter) RotationFailed(ctx context.Context, al rotation.Alert)
 		MessageAttributes: map[string]snstypes.MessageAttributeValue{
 			"severity":   {DataType: aws.String("String"), StringValue: aws.String(al.Severity)},
 			"token_name": {DataType: aws.String("String"), StringValue: aws.String(al.TokenName)},
-			"event":      {DataType: aws.String("String"), StringValue: aws.String("rotation_failed")},
+			"event":      {DataType: aws.String("String"), StringValue: aws.String(event)},
 		},
 	})
 	if err != nil {

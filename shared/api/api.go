@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -158,21 +159,65 @@ func canonical(p string) string {
 	return c
 }
 
-// health answers 200 with every check when all pass, else 503 naming the
-// failing checks.
+// health answers 200 unless GitPulse cannot serve (a table unreachable,
+// or no configured token able to serve reads): then 503 naming the failing
+// checks. A degraded check (GitLab throttling, a rotation under way, one
+// token of several broken) is still 200. Without a key it shows the
+// public report (no resource names, expiry or error text); with an admin
+// key the whole report; a key that does not authenticate is a 401, as on
+// every route.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	report := s.deps.Health.Check(r.Context())
-	if report.Status == health.StatusOK {
-		writeJSON(w, http.StatusOK, report)
-		return nil
+	full := false
+	if r.Header.Get("Authorization") != "" {
+		key, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.key = key.Name
+		}
+		full = apikeys.Require(key, apikeys.RoleAdmin) == nil
 	}
-	s.deps.Logger.WarnContext(r.Context(), "health check failed", "failing", report.Failing(), "reason", report.Summary())
-	writeJSON(w, http.StatusServiceUnavailable, struct {
-		health.Report
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{report, gitpulse.EUNAVAILABLE, report.Summary()})
+	report := s.deps.Health.Check(r.Context())
+	status := http.StatusOK
+	if report.Status == health.StatusFail {
+		status = http.StatusServiceUnavailable
+		s.deps.Logger.WarnContext(r.Context(), "health check failed", "failing", report.Failing(), "reason", report.Summary())
+	} else if report.Status == health.StatusDegraded {
+		s.deps.Logger.InfoContext(r.Context(), "health degraded", "checks", report.Failing(), "reason", report.Summary())
+	}
+	var checks any
+	message := ""
+	if full {
+		checks, message = report.Checks, report.Summary()
+	} else {
+		pub := report.Public()
+		checks = pub.Checks
+		var parts []string
+		for name, c := range pub.Checks {
+			if c.Status != health.StatusOK {
+				parts = append(parts, name+": "+c.Reason)
+			}
+		}
+		sort.Strings(parts)
+		message = strings.Join(parts, "; ")
+	}
+	body := healthBody{Status: report.Status, Checks: checks}
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "30")
+		body.Code, body.Message = gitpulse.EUNAVAILABLE, "GitPulse cannot serve: "+message
+	}
+	writeJSON(w, status, body)
 	return nil
+}
+
+// healthBody is the health answer: the report (public or full) and, on a
+// 503, the error fields.
+type healthBody struct {
+	Status  string `json:"status"`
+	Checks  any    `json:"checks"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // live answers 200 without touching any dependency.

@@ -40,7 +40,7 @@ func TestRoutes(t *testing.T) {
 	ok := &fakeChecker{report: health.Report{Status: health.StatusOK, Checks: map[string]health.Check{"dynamodb": {Status: health.StatusOK}}}}
 	failing := &fakeChecker{report: health.Report{Status: health.StatusFail, Checks: map[string]health.Check{
 		"dynamodb":       {Status: health.StatusOK},
-		"gitlab:primary": {Status: health.StatusFail, Reason: "gitlab token: 401 token expired"},
+		"gitlab:primary": {Status: health.StatusFail, Reason: "gitlab token: 401 token expired", Short: "GitLab refuses the token"},
 	}}}
 	cases := []struct {
 		name       string
@@ -52,7 +52,7 @@ func TestRoutes(t *testing.T) {
 		wantChecks int    // Check calls made
 	}{
 		{"health ok", ok, "GET", "/api/v1/health", 200, `"status":"ok"`, 1},
-		{"health failing names the check", failing, "GET", "/api/v1/health", 503, `"message":"gitlab:primary: gitlab token: 401 token expired"`, 1},
+		{"health failing names the check", failing, "GET", "/api/v1/health", 503, `"message":"GitPulse cannot serve: gitlab: GitLab refuses the token"`, 1},
 		{"live never checks", failing, "GET", "/api/v1/health/live", 200, `"status":"ok"`, 0},
 		{"unknown route", ok, "GET", "/api/v1/nope", 404, `"code":"not_found"`, 0},
 		{"outside the API", ok, "GET", "/", 404, `"code":"not_found"`, 0},

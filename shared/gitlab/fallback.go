@@ -19,7 +19,7 @@ type Fallbacker interface {
 	// (401) the token whose hash is failed. It never returns that token.
 	Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error)
 	// Use makes tok the token to send until the provider's source moves on.
-	Use(tok gitpulse.Token)
+	Use(ctx context.Context, tok gitpulse.Token)
 }
 
 // fallback is an interceptor that keeps reads working through a rotation
@@ -95,7 +95,7 @@ func (c *Client) tryFallbacks(req *http.Request, next http.RoundTripper, fb Fall
 			drain(r2)
 			continue
 		}
-		fb.Use(cand)
+		fb.Use(req.Context(), cand)
 		c.opts.Logger.WarnContext(req.Context(), "gitlab token refused (401); switched to a fallback token",
 			"from_hash", failed, "to_token", cand.Name, "to_hash", cand.Hash(), "to_source", cand.Source)
 		return r2, true
@@ -174,7 +174,7 @@ func (l *TokenList) Fallbacks(_ context.Context, failed string) ([]gitpulse.Toke
 }
 
 // Use switches to tok.
-func (l *TokenList) Use(tok gitpulse.Token) {
+func (l *TokenList) Use(_ context.Context, tok gitpulse.Token) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, t := range l.tokens {

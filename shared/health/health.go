@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,10 +24,16 @@ import (
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
-// Status values.
+// Status values, of a check and of the whole report. A report is failing
+// only when GitPulse cannot serve: a table is unreachable, or no
+// configured token can serve reads. A throttled or unreachable GitLab, a
+// rotation under way, or one broken token among working ones is degraded:
+// reads go on (the data routes serve what sync stored), so a monitor on
+// the health endpoint is not paged for them.
 const (
-	StatusOK   = "ok"
-	StatusFail = "fail"
+	StatusOK       = "ok"
+	StatusDegraded = "degraded"
+	StatusFail     = "failing"
 )
 
 // Report is the outcome of one health check run.
@@ -35,7 +42,46 @@ type Report struct {
 	Checks map[string]Check `json:"checks"`
 }
 
-// Failing returns the names of the failing checks, sorted.
+// PublicReport is what the health endpoint shows a caller without an
+// admin key: the status and, per check, a neutral name, its status and a
+// short reason. No table, secret or token name, ARN, expiry or error text.
+type PublicReport struct {
+	Status string                 `json:"status"`
+	Checks map[string]PublicCheck `json:"checks"`
+}
+
+// PublicCheck is one check of a PublicReport.
+type PublicCheck struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Public returns the report without anything that names a resource: the
+// checks are "dynamodb" and "gitlab" (or "gitlab-1", "gitlab-2", … in the
+// order of their names when several tokens are configured).
+func (r Report) Public() PublicReport {
+	out := PublicReport{Status: r.Status, Checks: map[string]PublicCheck{}}
+	var tokens []string
+	for name := range r.Checks {
+		if strings.HasPrefix(name, "gitlab:") {
+			tokens = append(tokens, name)
+		}
+	}
+	sort.Strings(tokens)
+	for name, c := range r.Checks {
+		public := name
+		if i := slices.Index(tokens, name); i >= 0 {
+			public = "gitlab"
+			if len(tokens) > 1 {
+				public = fmt.Sprintf("gitlab-%d", i+1)
+			}
+		}
+		out.Checks[public] = PublicCheck{Status: c.Status, Reason: c.Short}
+	}
+	return out
+}
+
+// Failing returns the names of the checks that are not ok, sorted.
 func (r Report) Failing() []string {
 	var names []string
 	for name, c := range r.Checks {
@@ -61,6 +107,13 @@ type Check struct {
 	Status string `json:"status"`
 	// Reason says what is wrong and what to do; empty when ok.
 	Reason string `json:"reason,omitempty"`
+	// Short is the reason in a few words, naming no resource: what the
+	// open health endpoint shows.
+	Short string `json:"-"`
+	// ServedBy is, for a token read from Secrets Manager, where the token
+	// readers send comes from: AWSCURRENT, or a fallback (AWSPENDING,
+	// AWSPREVIOUS, an unlabelled version) while a rotation is under way.
+	ServedBy string `json:"served_by,omitempty"`
 	// DynamoDB checks.
 	Tables []string `json:"tables,omitempty"`
 	// GitLab token checks. The open health endpoint shows no token hash,
@@ -81,7 +134,12 @@ type Token struct {
 	Name   string
 	Source string
 	Kind   gitpulse.TokenKind
+	// Client sends the token as readers do, with their fallback to the
+	// provider's other tokens on a 401.
 	Client *gitlab.Client
+	// Serving, when set, tells where the provider's token comes from
+	// (secrets.Provider.Serving).
+	Serving func() string
 }
 
 // Checker runs the checks. GitLab results are cached for CacheTTL (failures
@@ -121,23 +179,45 @@ func (c *Checker) Check(ctx context.Context) Report {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	report := Report{Status: StatusOK, Checks: map[string]Check{}}
+	report := Report{Checks: map[string]Check{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	set := func(name string, ch Check) {
 		mu.Lock()
 		defer mu.Unlock()
 		report.Checks[name] = ch
-		if ch.Status != StatusOK {
-			report.Status = StatusFail
-		}
 	}
 	wg.Go(func() { set("dynamodb", c.checkTables(ctx)) })
 	for i, tok := range c.Tokens {
 		wg.Go(func() { set("gitlab:"+tok.Name, c.cachedToken(ctx, i)) })
 	}
 	wg.Wait()
+	report.Status = overall(report.Checks)
 	return report
+}
+
+// overall is the report's status: failing when the tables fail or every
+// token fails (nothing can serve reads), degraded when any check is not
+// ok, else ok.
+func overall(checks map[string]Check) string {
+	status, tokens, tokensFailing := StatusOK, 0, 0
+	for name, ch := range checks {
+		if strings.HasPrefix(name, "gitlab:") {
+			tokens++
+			if ch.Status == StatusFail {
+				tokensFailing++
+			}
+		} else if ch.Status == StatusFail {
+			return StatusFail
+		}
+		if ch.Status != StatusOK {
+			status = StatusDegraded
+		}
+	}
+	if tokens > 0 && tokensFailing == tokens {
+		return StatusFail
+	}
+	return status
 }
 
 func (c *Checker) checkTables(ctx context.Context) Check {
@@ -154,11 +234,11 @@ func (c *Checker) checkTables(ctx context.Context) Check {
 			default:
 				ch.Reason = fmt.Sprintf("table %s: DynamoDB call failed (%s)", table, awsErrorCode(err))
 			}
-			ch.Status = StatusFail
+			ch.Status, ch.Short = StatusFail, "a table is unreachable"
 			return ch
 		}
 		if st := out.Table.TableStatus; st != ddbtypes.TableStatusActive && st != ddbtypes.TableStatusUpdating {
-			ch.Status, ch.Reason = StatusFail, fmt.Sprintf("table %s is %s", table, st)
+			ch.Status, ch.Reason, ch.Short = StatusFail, fmt.Sprintf("table %s is %s", table, st), "a table is not active"
 			return ch
 		}
 	}
@@ -192,9 +272,14 @@ func (c *Checker) cachedToken(ctx context.Context, i int) Check {
 	return ch
 }
 
-// checkToken reads the token from its source and asks GitLab about it:
-// the self endpoint for access tokens (it answers for any scope and gives
-// the expiry), the current user for OAuth2 tokens.
+// checkToken reads the token from its source and asks GitLab about it,
+// the way readers do (a 401 makes the client re-read the secret and try
+// AWSPENDING, AWSPREVIOUS and newer versions): the self endpoint for
+// access tokens (it answers for any scope and gives the expiry), the
+// current user for OAuth2 tokens. A token readers can use is ok, or
+// degraded when it is not AWSCURRENT's (a rotation under way); a throttled
+// or unreachable GitLab is degraded; only a token GitLab refuses, or one
+// that cannot be read, fails.
 func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 	ch := Check{Status: StatusOK}
 	api, err := tok.Client.API(ctx)
@@ -211,11 +296,44 @@ func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 			}
 		}
 	}
-	if err != nil {
-		ch.Status = StatusFail
-		ch.Reason = "gitlab token: " + advice(gitlab.Classify(err), where(tok.Source))
+	if tok.Serving != nil {
+		ch.ServedBy = tok.Serving()
+	}
+	if err == nil {
+		if ch.ServedBy != "" && ch.ServedBy != secrets.StageCurrent {
+			ch.Status, ch.Short = StatusDegraded, "rotation in progress: reads use the new token"
+			ch.Reason = "AWSCURRENT's token is refused or unreadable and reads use " + ch.ServedBy + " of " + where(tok.Source) +
+				": a rotation is under way or was interrupted. Nothing is down; the rotation's next run finishes it or repairs the labels (aws secretsmanager rotate-secret; make rotate-now locally)"
+		}
+		return ch
+	}
+	f := gitlab.Classify(err)
+	switch f.Kind {
+	case gitlab.FailRateLimited:
+		ch.Status, ch.Short = StatusDegraded, "GitLab is throttling requests"
+		ch.Reason = "gitlab token: " + f.Message + ": GitLab rate-limits GitPulse; calls wait for Retry-After and resume. Lower GITLAB_REQUESTS_PER_SECOND if it lasts"
+	case gitlab.FailServer, gitlab.FailTimeout, gitlab.FailNetwork:
+		ch.Status, ch.Short = StatusDegraded, "GitLab did not answer"
+		ch.Reason = "gitlab token: " + f.Message + ": the data routes serve what sync stored; sync resumes when GitLab answers"
+	default:
+		ch.Status, ch.Short = StatusFail, short(f)
+		ch.Reason = "gitlab token: " + advice(f, tok.Source)
 	}
 	return ch
+}
+
+// short says a failing token's problem without naming anything.
+func short(f *gitlab.Failure) string {
+	switch f.Kind {
+	case gitlab.FailTokenExpired, gitlab.FailTokenRevoked, gitlab.FailUnauthorized:
+		return "GitLab refuses the token"
+	case gitlab.FailInsufficientScope, gitlab.FailForbidden:
+		return "the token lacks a scope or role"
+	case gitlab.FailToken:
+		return "the token cannot be read"
+	default:
+		return "the token check failed"
+	}
 }
 
 // where names a token's source for a person without revealing the
@@ -230,11 +348,12 @@ func where(source string) string {
 func advice(f *gitlab.Failure, source string) string {
 	switch f.Kind {
 	case gitlab.FailTokenExpired, gitlab.FailTokenRevoked, gitlab.FailUnauthorized:
-		return f.Message + ": create a new token in GitLab and store it in " + source
+		if strings.HasPrefix(source, "secret:") {
+			return f.Message + ", and no other version of the secret holds a token GitLab accepts: create a new token in GitLab and store it in " + where(source) + " (aws secretsmanager put-secret-value); the next rotation starts from it"
+		}
+		return f.Message + ": create a new token in GitLab and store it in " + where(source)
 	case gitlab.FailInsufficientScope:
 		return f.Message + ": give the token the read_api scope (and read_repository for sync)"
-	case gitlab.FailRateLimited:
-		return f.Message + ": lower GITLAB_REQUESTS_PER_SECOND or wait"
 	default:
 		return f.Message
 	}

@@ -248,11 +248,6 @@ func TestCheckBadToken(t *testing.T) {
 			spoil: func(t *testing.T, f *fixture) { f.clock.Add(30 * 24 * time.Hour) },
 			want:  "401 token expired",
 		},
-		{
-			name:  "GitLab down",
-			spoil: func(t *testing.T, f *fixture) { f.sim.InjectFault(sim.Fault{Status: 502}) },
-			want:  "502 GitLab server error",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,6 +263,38 @@ func TestCheckBadToken(t *testing.T) {
 			c := r.Checks["gitlab:primary"]
 			if !strings.Contains(c.Reason, tt.want) {
 				t.Errorf("reason: got %q, want it to contain %q", c.Reason, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckGitLabTroubleIsDegraded: a throttled or failing GitLab says
+// nothing about the token; the report stays servable (degraded, not
+// failing), and the reason says what happens.
+func TestCheckGitLabTroubleIsDegraded(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault sim.Fault
+		want  string
+		short string
+	}{
+		{"throttled", sim.Fault{Status: 429}, "429", "GitLab is throttling requests"},
+		{"GitLab down", sim.Fault{Status: 502}, "502 GitLab server error", "GitLab did not answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sim.TokenSpec{})
+			f.sim.InjectFault(tt.fault)
+			r := f.check(t)
+			if r.Status != health.StatusDegraded {
+				t.Errorf("Status: got %q, want %q", r.Status, health.StatusDegraded)
+			}
+			c := r.Checks["gitlab:primary"]
+			if c.Status != health.StatusDegraded || !strings.Contains(c.Reason, tt.want) {
+				t.Errorf("check: got %s %q, want degraded naming %q", c.Status, c.Reason, tt.want)
+			}
+			if pub := r.Public().Checks["gitlab"]; pub.Reason != tt.short {
+				t.Errorf("public reason: got %q, want %q", pub.Reason, tt.short)
 			}
 		})
 	}
@@ -330,8 +357,8 @@ func TestCheckCachesFailureForFailureTTL(t *testing.T) {
 func TestCheckRecoversAfterFailureTTL(t *testing.T) {
 	f := newFixture(t, sim.TokenSpec{})
 	f.sim.InjectFault(sim.Fault{Status: 503, Count: 1})
-	if r := f.check(t); r.Status != health.StatusFail {
-		t.Fatalf("Status during the outage: got %q, want %q", r.Status, health.StatusFail)
+	if r := f.check(t); r.Status != health.StatusDegraded {
+		t.Fatalf("Status during the outage: got %q, want %q", r.Status, health.StatusDegraded)
 	}
 	f.clock.Add(10 * time.Second)
 	if r := f.check(t); r.Status != health.StatusOK {

@@ -111,6 +111,7 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 	var working gitlab.TokenProvider
 	for _, arn := range cfg.Tokens.SecretARNs {
 		prov := secrets.NewProvider(store, arn, cfg.TokenCacheTTL, p.Now)
+		prov.Logger = logger
 		if err := p.addToken(secrets.NameFromARN(arn), "secret:"+arn, gitpulse.KindUnknown, prov); err != nil {
 			return nil, err
 		}
@@ -197,7 +198,17 @@ func (p *Platform) HealthChecker() *health.Checker {
 		}
 	}
 	for _, t := range p.Tokens {
-		checker.Tokens = append(checker.Tokens, health.Token{Name: t.Name, Source: t.Source, Kind: t.Kind, Client: t.Client})
+		// Health judges what readers would use: the same provider, with
+		// the fallback readers have (a rotation never reads as an outage).
+		client := t.Client
+		if c, err := p.NewGitLabClient(t.Provider, false); err == nil {
+			client = c
+		}
+		ht := health.Token{Name: t.Name, Source: t.Source, Kind: t.Kind, Client: client}
+		if s, ok := t.Provider.(interface{ Serving() string }); ok {
+			ht.Serving = s.Serving
+		}
+		checker.Tokens = append(checker.Tokens, ht)
 	}
 	return checker
 }

@@ -62,11 +62,19 @@ type ClientFactory func(tok gitpulse.Token, retries bool) (*gitlab.Client, error
 
 // Alerter publishes a rotation alert.
 type Alerter interface {
-	RotationFailed(ctx context.Context, a Alert) error
+	RotationAlert(ctx context.Context, a Alert) error
 }
 
-// Alert describes a failed step for the people who run GitPulse.
+// Alert events.
+const (
+	EventFailed   = "rotation_failed"   // a step failed or was refused
+	EventRepaired = "rotation_repaired" // a step repaired the stored state and went on
+)
+
+// Alert describes a failed step, or a repair, for the people who run
+// GitPulse.
 type Alert struct {
+	Event     string // EventFailed or EventRepaired
 	Severity  string // "critical" or "warning"
 	SecretARN string
 	TokenName string
@@ -111,6 +119,7 @@ func fail(reason, recovery string, err error) *stepError {
 const (
 	MetricSucceeded = "RotationSucceeded"
 	MetricFailed    = "RotationFailed"
+	MetricRepaired  = "RotationRepaired"
 )
 
 // Handle runs one step of the rotation event. Every step first checks, as
@@ -138,13 +147,18 @@ func (r *Rotator) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	name := secrets.NameFromARN(ev.SecretID)
 	r.Logger.ErrorContext(ctx, "rotation step failed", "step", ev.Step, "secret", ev.SecretID, "token_hash", se.hash,
 		"reason", se.Error(), "severity", se.severity)
-	if r.Alerter != nil {
-		if aerr := r.Alerter.RotationFailed(ctx, Alert{Severity: se.severity, SecretARN: ev.SecretID, TokenName: name,
-			TokenHash: se.hash, Step: ev.Step, Reason: se.Error(), Recovery: se.recovery}); aerr != nil {
-			r.Logger.ErrorContext(ctx, "rotation alert not published", "error", aerr.Error())
-		}
-	}
+	r.alert(ctx, Alert{Event: EventFailed, Severity: se.severity, SecretARN: ev.SecretID, TokenName: name,
+		TokenHash: se.hash, Step: ev.Step, Reason: se.Error(), Recovery: se.recovery})
 	return fmt.Errorf("%s of %s: %w", ev.Step, ev.SecretID, err)
+}
+
+func (r *Rotator) alert(ctx context.Context, a Alert) {
+	if r.Alerter == nil {
+		return
+	}
+	if err := r.Alerter.RotationAlert(ctx, a); err != nil {
+		r.Logger.ErrorContext(ctx, "rotation alert not published", "event", a.Event, "error", err.Error())
+	}
 }
 
 func validateEvent(ev events.SecretsManagerSecretRotationEvent) error {
@@ -159,6 +173,12 @@ func validateEvent(ev events.SecretsManagerSecretRotationEvent) error {
 	return nil
 }
 
+// The invariant every step keeps: AWSCURRENT only ever moves onto a
+// version whose value is present and whose token GitLab accepted in that
+// same step (finishSecret verifies it, whatever testSecret said before).
+// A step sent out of order, twice, with a foreign ClientRequestToken or
+// for a version already finished is refused (an error naming the state
+// found) or is a no-op; it never moves a label onto something unproven.
 func (r *Rotator) step(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	desc, err := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretID)})
 	if err != nil {
@@ -169,14 +189,16 @@ func (r *Rotator) step(ctx context.Context, ev events.SecretsManagerSecretRotati
 	}
 	stages, ok := desc.VersionIdsToStages[ev.ClientRequestToken]
 	if !ok {
-		return fail(fmt.Sprintf("version %s is not a version of the secret", ev.ClientRequestToken), "start a new rotation", nil)
+		return fail(fmt.Sprintf("version %s is not a version of the secret (%s); nothing changed", ev.ClientRequestToken, stagesText(desc.VersionIdsToStages)),
+			"none: a step for another secret's rotation, or a mistyped ClientRequestToken, is refused", nil)
 	}
 	if slices.Contains(stages, secrets.StageCurrent) {
 		// Already done: a repeated step after a finished rotation.
 		return nil
 	}
 	if !slices.Contains(stages, secrets.StagePending) {
-		return fail(fmt.Sprintf("version %s is not AWSPENDING", ev.ClientRequestToken), "start a new rotation", nil)
+		return fail(fmt.Sprintf("version %s is not AWSPENDING (%s); nothing changed", ev.ClientRequestToken, stagesText(desc.VersionIdsToStages)),
+			"none for this version (its rotation is over or was replaced); the rotation in progress, if any, continues with its own version", nil)
 	}
 	current := ""
 	for id, st := range desc.VersionIdsToStages {
@@ -186,66 +208,107 @@ func (r *Rotator) step(ctx context.Context, ev events.SecretsManagerSecretRotati
 	}
 	switch ev.Step {
 	case StepCreate:
-		return r.createSecret(ctx, ev)
+		return r.createSecret(ctx, ev, current)
 	case StepSet:
 		return r.setSecret(ctx, ev)
 	case StepTest:
 		return r.testSecret(ctx, ev)
 	default:
-		return r.finishSecret(ctx, ev, current)
+		return r.finishSecret(ctx, ev, current, desc.VersionIdsToStages)
 	}
+}
+
+// stagesText names each labelled version's stages, for messages:
+// "AWSCURRENT on 4b389ee5…, AWSPENDING on f01ae8a6…".
+func stagesText(m map[string][]string) string {
+	var parts []string
+	for id, st := range m {
+		for _, stage := range st {
+			parts = append(parts, stage+" on "+short(id))
+		}
+	}
+	slices.Sort(parts)
+	return joinOr(parts, "no labelled version")
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
 }
 
 func (r *Rotator) store() secrets.Store { return secrets.Store{API: r.SM} }
 
 // pending returns the version ClientRequestToken's value, or ok=false when
-// it has none yet. A "value" equal to AWSCURRENT's token is not a new
-// token (some emulators copy the current value into the pending version).
-func (r *Rotator) pending(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, cur secrets.TokenSecret) (secrets.TokenSecret, bool, error) {
+// it has none yet. A "value" equal to AWSCURRENT's token (curToken, "" when
+// AWSCURRENT is unreadable) is not a new token, and neither is a value that
+// is not a token secret: local tools start a rotation by copying the
+// current value, or a placeholder, into the new version.
+func (r *Rotator) pending(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, curToken string) (secrets.TokenSecret, bool, error) {
 	v, err := r.store().ReadSecret(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending)
 	switch {
-	case gitpulse.ErrorCode(err) == gitpulse.ENOTFOUND:
+	case brokenValue(err):
 		return secrets.TokenSecret{}, false, nil
 	case err != nil:
 		return secrets.TokenSecret{}, false, err
-	case v.Secret.Token == cur.Token:
+	case v.Secret.Token == curToken:
 		return secrets.TokenSecret{}, false, nil
 	}
 	return v.Secret, true, nil
 }
 
-func (r *Rotator) current(ctx context.Context, arn string) (secrets.SecretVersion, error) {
+// currentToken returns AWSCURRENT's token value, or "" when AWSCURRENT is
+// missing or malformed; other read failures are errors.
+func (r *Rotator) currentToken(ctx context.Context, arn string) (string, error) {
 	v, err := r.store().ReadSecret(ctx, arn, "", secrets.StageCurrent)
-	if err != nil {
-		return v, fail("read AWSCURRENT", "check the secret's value (token, tokenId, gitlabUrl, groupId/projectId, rotation)", err)
+	switch {
+	case err == nil:
+		return v.Secret.Token, nil
+	case brokenValue(err):
+		return "", nil
+	default:
+		return "", fail("read AWSCURRENT", "check the function may call GetSecretValue; Secrets Manager retries the rotation", err)
 	}
-	return v, nil
+}
+
+// brokenValue reports a version that is missing, empty or malformed.
+func brokenValue(err error) bool {
+	code := gitpulse.ErrorCode(err)
+	return err != nil && (code == gitpulse.ENOTFOUND || code == gitpulse.EINVALID)
 }
 
 // createSecret makes the new token and stores it as AWSPENDING. Repeats
 // are safe: when the version already holds a new token, it returns at once
-// and calls GitLab not at all.
-func (r *Rotator) createSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-	cur, err := r.current(ctx, ev.SecretID)
+// and calls GitLab not at all. Before it makes a token it makes sure it
+// starts from one that works: when AWSCURRENT's token is missing, broken
+// or refused, it repairs the labels first (see working).
+func (r *Rotator) createSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, currentVersion string) error {
+	curToken, err := r.currentToken(ctx, ev.SecretID)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := r.pending(ctx, ev, cur.Secret); err != nil {
+	if _, ok, err := r.pending(ctx, ev, curToken); err != nil {
 		return fail("read AWSPENDING", "check the function may call GetSecretValue", err)
 	} else if ok {
 		return nil
 	}
-	settings := cur.Secret.Settings()
+	cur, self, err := r.working(ctx, ev, currentVersion)
+	if err != nil {
+		return err
+	}
+	settings := cur.Settings()
 	expires := r.Now().UTC().AddDate(0, 0, settings.DaysToExpiry).Format(time.DateOnly)
 	if settings.Strategy == secrets.StrategyAdmin {
-		return r.createAdmin(ctx, ev, cur.Secret, settings, expires)
+		return r.createAdmin(ctx, ev, cur, settings, expires)
 	}
-	return r.createSelf(ctx, ev, cur.Secret, expires)
+	return r.createSelf(ctx, ev, cur, self, expires)
 }
 
 // putPending writes next as the AWSPENDING value of the rotation's version,
 // with the SDK's retries.
 func (r *Rotator) putPending(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, next secrets.TokenSecret) error {
+	next.RotatedAt = r.Now().UTC().Format(time.RFC3339Nano)
 	value, err := jsonString(next)
 	if err != nil {
 		return err
@@ -263,29 +326,46 @@ func (r *Rotator) putPending(ctx context.Context, ev events.SecretsManagerSecret
 // (GitLab made it). It checks that the pending value is there, so that a
 // broken createSecret cannot pass unnoticed. Repeats are safe.
 func (r *Rotator) setSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-	cur, err := r.current(ctx, ev.SecretID)
+	curToken, err := r.currentToken(ctx, ev.SecretID)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := r.pending(ctx, ev, cur.Secret); err != nil || !ok {
-		return fail("setSecret: the pending version holds no new token", "run the rotation again from createSecret", err)
+	if _, ok, err := r.pending(ctx, ev, curToken); err != nil || !ok {
+		return fail("setSecret: the pending version holds no new token (createSecret has not run)", "run the rotation again from createSecret", err)
 	}
 	return nil
 }
 
 // finishSecret moves AWSCURRENT to the rotation's version (AWSPREVIOUS
 // follows by itself), removes AWSPENDING, and under the admin strategy then
-// revokes the old token. Repeats are safe: once the version is AWSCURRENT
-// the entry check returns before this runs.
-func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, currentVersion string) error {
-	old, err := r.store().ReadSecret(ctx, ev.SecretID, currentVersion, secrets.StageCurrent)
-	if err != nil {
-		return fail("read AWSCURRENT", "check the secret's value", err)
+// revokes the old token. It moves nothing unless the version holds a new
+// token that it verifies with GitLab itself (as testSecret does), so a
+// finishSecret sent before createSecret, or after a failed testSecret, is
+// refused and changes nothing. Repeats are safe: once the version is
+// AWSCURRENT the entry check returns before this runs.
+func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, currentVersion string, stages map[string][]string) error {
+	old, oldErr := r.store().ReadSecret(ctx, ev.SecretID, currentVersion, secrets.StageCurrent)
+	if oldErr != nil && !brokenValue(oldErr) {
+		return fail("read AWSCURRENT", "check the function may call GetSecretValue; Secrets Manager retries the rotation", oldErr)
 	}
-	if _, err := r.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(ev.SecretID), VersionStage: aws.String(secrets.StageCurrent),
-		MoveToVersionId: aws.String(ev.ClientRequestToken), RemoveFromVersionId: aws.String(currentVersion),
-	}); err != nil {
+	next, ok, err := r.pending(ctx, ev, old.Secret.Token)
+	if err != nil {
+		return fail("read AWSPENDING", "check the function may call GetSecretValue", err)
+	}
+	if !ok {
+		return fail(fmt.Sprintf("finishSecret refused: version %s holds no new token yet (%s); AWSCURRENT stays where it is", ev.ClientRequestToken, stagesText(stages)),
+			"none: Secrets Manager runs createSecret, setSecret and testSecret before finishSecret; `make rotate-now` (or aws secretsmanager rotate-secret) continues this rotation", nil)
+	}
+	if err := r.verify(ctx, ev, next); err != nil {
+		return err
+	}
+	move := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(ev.SecretID), VersionStage: aws.String(secrets.StageCurrent), MoveToVersionId: aws.String(ev.ClientRequestToken),
+	}
+	if currentVersion != "" {
+		move.RemoveFromVersionId = aws.String(currentVersion)
+	}
+	if _, err := r.SM.UpdateSecretVersionStage(ctx, move); err != nil {
 		return fail("move AWSCURRENT to the new version", "run finishSecret again (the rotation retries it)", err)
 	}
 	if _, err := r.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
@@ -297,7 +377,7 @@ func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecr
 		return &stepError{severity: "warning", reason: "remove AWSPENDING from the new version", err: err,
 			recovery: fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", ev.SecretID, ev.ClientRequestToken)}
 	}
-	if old.Secret.Settings().Strategy == secrets.StrategyAdmin {
+	if oldErr == nil && old.Secret.Settings().Strategy == secrets.StrategyAdmin && old.Secret.Token != next.Token {
 		return r.revokeOld(ctx, old.Secret)
 	}
 	return nil

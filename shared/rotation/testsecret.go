@@ -10,20 +10,28 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/secrets"
 )
 
-// testSecret checks the pending token with GitLab: it authenticates, is
-// active, has every scope the old token had, and expires on the expected
-// day. It changes nothing, so repeats are safe.
+// testSecret checks the pending token with GitLab (see verify). It
+// changes nothing, so repeats are safe.
 func (r *Rotator) testSecret(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-	cur, err := r.current(ctx, ev.SecretID)
+	curToken, err := r.currentToken(ctx, ev.SecretID)
 	if err != nil {
 		return err
 	}
-	next, ok, err := r.pending(ctx, ev, cur.Secret)
+	next, ok, err := r.pending(ctx, ev, curToken)
 	if err != nil || !ok {
-		return fail("testSecret: the pending version holds no new token", "run the rotation again from createSecret", err)
+		return fail("testSecret: the pending version holds no new token (createSecret has not run)", "run the rotation again from createSecret", err)
 	}
+	return r.verify(ctx, ev, next)
+}
+
+// verify checks a new token with GitLab: it authenticates, is active, has
+// every scope the old token had, and expires on the expected day.
+// testSecret runs it, and finishSecret runs it again before it moves
+// AWSCURRENT, so no order of steps can label an unproven token.
+func (r *Rotator) verify(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, next secrets.TokenSecret) error {
 	hash := hashOf(next.Token)
 	api, err := r.api(ctx, next.TokenFor(ev.SecretID), true)
 	if err != nil {
@@ -31,7 +39,7 @@ func (r *Rotator) testSecret(ctx context.Context, ev events.SecretsManagerSecret
 	}
 	self, _, err := api.PersonalAccessTokens.GetSinglePersonalAccessToken(gl.WithContext(ctx))
 	if f := gitlab.Classify(err); f != nil {
-		return &stepError{severity: "critical", hash: hash, err: err, reason: "the new token does not authenticate: " + describe(f),
+		return &stepError{severity: "critical", hash: hash, err: err, reason: ev.Step + ": the new token does not authenticate: " + describe(f),
 			recovery: "AWSCURRENT is untouched; cancel this rotation (aws secretsmanager cancel-rotate-secret) and check the token in GitLab"}
 	}
 	var problems []string
@@ -51,7 +59,7 @@ func (r *Rotator) testSecret(ctx context.Context, ev events.SecretsManagerSecret
 		}
 	}
 	if len(problems) > 0 {
-		return &stepError{severity: "critical", hash: hash, reason: "the new token is not fit for use: " + strings.Join(problems, "; "),
+		return &stepError{severity: "critical", hash: hash, reason: ev.Step + ": the new token is not fit for use: " + strings.Join(problems, "; "),
 			recovery: "AWSCURRENT is untouched; fix the token's scopes or expiry in GitLab (or revoke it), cancel this rotation and start a new one"}
 	}
 	return nil

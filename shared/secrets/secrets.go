@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,6 +53,10 @@ type TokenSecret struct {
 	// what testSecret expects the new token to have.
 	Scopes    []string `json:"scopes,omitempty"`
 	ExpiresAt string   `json:"expiresAt,omitempty"`
+	// RotatedAt is when the rotation wrote this version (RFC 3339): with
+	// the version's creation time it tells which of two working tokens is
+	// the newer.
+	RotatedAt string `json:"rotatedAt,omitempty"`
 }
 
 // Rotation strategies.
@@ -138,6 +141,16 @@ func (s Store) ReadSecret(ctx context.Context, arn, versionID, stage string) (Se
 	if err != nil {
 		return SecretVersion{}, classify(err, what)
 	}
+	return parseVersion(out, arn, what)
+}
+
+// parseVersion parses a GetSecretValue answer. A version with no value,
+// or the placeholder "{}" a rotation opened by local tools holds, is
+// ENOTFOUND (empty), not EINVALID: nothing was written there yet.
+func parseVersion(out *secretsmanager.GetSecretValueOutput, arn, what string) (SecretVersion, error) {
+	if v := strings.TrimSpace(aws.ToString(out.SecretString)); v == "" || v == "{}" {
+		return SecretVersion{}, gitpulse.Errorf(gitpulse.ENOTFOUND, "%s: the version holds no value yet", what)
+	}
 	ts, err := ParseSecret(aws.ToString(out.SecretString), arn)
 	if err != nil {
 		return SecretVersion{}, err
@@ -216,6 +229,13 @@ func classify(err error, what string) error {
 		return &gitpulse.Error{Code: gitpulse.EFORBIDDEN, Message: what + ": access denied", Err: err}
 	}
 	return &gitpulse.Error{Code: gitpulse.EUNAVAILABLE, Message: what + ": Secrets Manager call failed", Err: err}
+}
+
+// notFoundOrInvalid reports a version that is missing, empty or not a
+// token secret: a broken value, not a Secrets Manager outage.
+func notFoundOrInvalid(err error) bool {
+	code := gitpulse.ErrorCode(err)
+	return code == gitpulse.ENOTFOUND || code == gitpulse.EINVALID
 }
 
 // ParseToken validates a token secret's JSON and returns the token it
@@ -305,111 +325,3 @@ func NameFromARN(arn string) string {
 	}
 	return name
 }
-
-// Provider hands out the AWSCURRENT token of one secret, cached for TTL so
-// that a burst of GitLab calls costs one Secrets Manager read. During a
-// rotation it falls back to AWSPENDING or AWSPREVIOUS (see Fallbacks) and
-// keeps the token that worked until AWSCURRENT moves on. It is safe for
-// concurrent use.
-type Provider struct {
-	store Store
-	arn   string
-	ttl   time.Duration
-	now   func() time.Time
-
-	mu      sync.Mutex
-	current Version
-	fetched time.Time
-	// pinned is a fallback token GitLab accepted after it refused
-	// AWSCURRENT; it is used until AWSCURRENT no longer holds pinnedOver.
-	pinned     *gitpulse.Token
-	pinnedOver string
-}
-
-// NewProvider returns a Provider for arn.
-func NewProvider(store Store, arn string, ttl time.Duration, now func() time.Time) *Provider {
-	return &Provider{store: store, arn: arn, ttl: ttl, now: now}
-}
-
-// Token returns the token to send: a pinned fallback, else AWSCURRENT,
-// read again when the cached value is older than TTL.
-func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.current.ID == "" || p.now().Sub(p.fetched) >= p.ttl {
-		if err := p.refresh(ctx); err != nil {
-			if p.current.ID == "" {
-				return gitpulse.Token{}, err
-			}
-			// Secrets Manager is briefly unavailable: keep using the
-			// token read before rather than failing GitLab calls; the
-			// next call tries again.
-		}
-	}
-	if p.pinned != nil {
-		return *p.pinned, nil
-	}
-	return p.current.Token, nil
-}
-
-// refresh re-reads AWSCURRENT and drops the pin once it has moved on.
-func (p *Provider) refresh(ctx context.Context) error {
-	v, err := p.store.Read(ctx, p.arn, StageCurrent)
-	if err != nil {
-		return err
-	}
-	p.current, p.fetched = v, p.now()
-	if p.pinned != nil && v.Token.Hash() != p.pinnedOver {
-		p.pinned, p.pinnedOver = nil, ""
-	}
-	return nil
-}
-
-// Fallbacks answers a 401 for the token with hash failed. It re-reads
-// AWSCURRENT: if that changed, the rotation has finished and the new value
-// is the one to try. Otherwise a rotation is under way (or just failed):
-// AWSPENDING, then AWSPREVIOUS (still valid under the admin strategy). A
-// stage that does not exist is skipped; it never calls GitLab.
-func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	// Another caller already found a working token: no reads needed.
-	if p.pinned != nil && p.pinned.Hash() != failed {
-		return []gitpulse.Token{*p.pinned}, nil
-	}
-	if err := p.refresh(ctx); err != nil {
-		return nil, err
-	}
-	if h := p.current.Token.Hash(); h != failed {
-		return []gitpulse.Token{p.current.Token}, nil
-	}
-	var out []gitpulse.Token
-	var errs []error
-	for _, stage := range []string{StagePending, StagePrevious} {
-		v, err := p.store.Read(ctx, p.arn, stage)
-		if err != nil {
-			if gitpulse.ErrorCode(err) != gitpulse.ENOTFOUND {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if v.Token.Hash() != failed {
-			out = append(out, v.Token)
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-// Use pins tok when it is not AWSCURRENT's value.
-func (p *Provider) Use(tok gitpulse.Token) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if tok.Value.Equal(p.current.Token.Value) {
-		p.pinned, p.pinnedOver = nil, ""
-		return
-	}
-	p.pinned, p.pinnedOver = &tok, p.current.Token.Hash()
-}
-
-// Describe names the provider's source for logs and health output.
-func (p *Provider) Describe() string { return "secret:" + p.arn }

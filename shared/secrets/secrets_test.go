@@ -307,7 +307,8 @@ func TestProviderCachesWithinTTL(t *testing.T) {
 }
 
 func TestProviderDoesNotCacheErrors(t *testing.T) {
-	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
+	// No version can be read: every one is malformed.
+	f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "ftp://gitlab.example.edu"})
 	clk := testenv.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
 	f.put(t, `{"token":"`+token2+`"}`) // AWSCURRENT is now malformed
 	p := secrets.NewProvider(f.store, f.arn, time.Hour, clk.Now)
@@ -318,6 +319,30 @@ func TestProviderDoesNotCacheErrors(t *testing.T) {
 	}
 	f.put(t, secrets.TokenSecret{Token: token2, GitLabURL: "https://gitlab.example.edu"})
 	mustToken(t, p, token2) // same instant: the failure was not cached
+}
+
+// TestProviderServesAnotherVersionWhenCurrentIsBroken: readers fall back
+// when AWSCURRENT cannot be used at all (no value, malformed), not only on
+// a 401, and return to AWSCURRENT once it is readable again.
+func TestProviderServesAnotherVersionWhenCurrentIsBroken(t *testing.T) {
+	for _, broken := range []string{"{}", `{"token":"x"}`} {
+		t.Run(broken, func(t *testing.T) {
+			f := newFixture(t, secrets.TokenSecret{Token: token1, GitLabURL: "https://gitlab.example.edu"})
+			clk := testenv.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
+			f.put(t, broken) // AWSCURRENT broken; token1 is AWSPREVIOUS
+			p := secrets.NewProvider(f.store, f.arn, time.Minute, clk.Now)
+			mustToken(t, p, token1)
+			if got := p.Serving(); got != secrets.StagePrevious {
+				t.Errorf("Serving: got %q, want %q", got, secrets.StagePrevious)
+			}
+			f.put(t, secrets.TokenSecret{Token: token2, GitLabURL: "https://gitlab.example.edu"})
+			clk.Add(time.Minute)
+			mustToken(t, p, token2)
+			if got := p.Serving(); got != secrets.StageCurrent {
+				t.Errorf("Serving after the repair: got %q, want %q", got, secrets.StageCurrent)
+			}
+		})
+	}
 }
 
 func TestProviderConcurrentCallers(t *testing.T) {

@@ -1,0 +1,195 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/metrics"
+)
+
+// MetricFallbacks counts the times a reader switched to a token that is
+// not AWSCURRENT's (dimension Stage: AWSPENDING, AWSPREVIOUS or
+// unlabelled). An alarm on it tells operators that the stored state needs
+// the rotation to finish or repair it.
+const MetricFallbacks = "TokenFallbacks"
+
+// Provider hands out the token of one secret that readers should send:
+// AWSCURRENT's, cached for TTL so that a burst of GitLab calls costs one
+// Secrets Manager read. It never leaves readers without a token while some
+// version holds one that works:
+//
+//   - when GitLab refuses AWSCURRENT's token (401), Fallbacks offers
+//     AWSCURRENT read again (a finished rotation), then AWSPENDING (one
+//     under way), AWSPREVIOUS (still valid under the admin strategy) and the
+//     newest unlabelled versions (an interrupted rotation whose label moved);
+//   - when AWSCURRENT is missing, empty or malformed, Token itself serves
+//     the first readable of those.
+//
+// A fallback that worked is kept (pinned) until AWSCURRENT moves on. Each
+// switch is one log line and one TokenFallbacks metric. It is safe for
+// concurrent use.
+type Provider struct {
+	store Store
+	arn   string
+	ttl   time.Duration
+	now   func() time.Time
+	// Logger receives one line per switch to a non-current token; nil
+	// discards.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	current Version // the last AWSCURRENT read that worked
+	broken  bool    // the last read found AWSCURRENT missing or malformed
+	fetched time.Time
+	// pinned is a token served instead of AWSCURRENT's, found in
+	// pinnedWhere; it is used until AWSCURRENT no longer holds pinnedOver
+	// ("" when AWSCURRENT was unreadable).
+	pinned      *gitpulse.Token
+	pinnedWhere string
+	pinnedOver  string
+	// found remembers where the tokens of the last Fallbacks answer live.
+	found map[string]string
+}
+
+// NewProvider returns a Provider for arn.
+func NewProvider(store Store, arn string, ttl time.Duration, now func() time.Time) *Provider {
+	return &Provider{store: store, arn: arn, ttl: ttl, now: now}
+}
+
+// Token returns the token to send: a pinned fallback, else AWSCURRENT,
+// read again when the cached value is older than TTL. When AWSCURRENT
+// cannot be used (missing, empty, malformed) it serves the first readable
+// other version; it fails only when no version can be read.
+func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if (p.current.ID == "" && p.pinned == nil) || p.now().Sub(p.fetched) >= p.ttl {
+		if err := p.refresh(ctx); err != nil {
+			switch {
+			case notFoundOrInvalid(err):
+				p.broken, p.fetched = true, p.now()
+				if p.pinned == nil {
+					cands, _ := p.store.Candidates(ctx, p.arn)
+					if len(cands) == 0 {
+						return gitpulse.Token{}, err
+					}
+					p.pin(ctx, cands[0].Version.Secret.TokenFor(p.arn), cands[0].Where())
+				}
+			case p.current.ID == "" && p.pinned == nil:
+				return gitpulse.Token{}, err
+			}
+			// Otherwise Secrets Manager is briefly unavailable: keep
+			// using the token read before; the next call tries again.
+		}
+	}
+	if p.pinned != nil {
+		return *p.pinned, nil
+	}
+	return p.current.Token, nil
+}
+
+// refresh re-reads AWSCURRENT and drops the pin once it has moved on.
+func (p *Provider) refresh(ctx context.Context) error {
+	v, err := p.store.Read(ctx, p.arn, StageCurrent)
+	if err != nil {
+		return err
+	}
+	p.current, p.fetched, p.broken = v, p.now(), false
+	if p.pinned != nil && v.Token.Hash() != p.pinnedOver {
+		p.pinned, p.pinnedWhere, p.pinnedOver = nil, "", ""
+	}
+	return nil
+}
+
+// Fallbacks answers a 401 for the token with hash failed. It re-reads
+// AWSCURRENT: if that changed, the rotation has finished and the new value
+// is the one to try. Otherwise it offers every other readable version (see
+// Candidates): a rotation is under way, or was interrupted. It never calls
+// GitLab.
+func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Another caller already found a working token: no reads needed.
+	if p.pinned != nil && p.pinned.Hash() != failed {
+		return []gitpulse.Token{*p.pinned}, nil
+	}
+	err := p.refresh(ctx)
+	switch {
+	case err == nil && p.current.Token.Hash() != failed:
+		return []gitpulse.Token{p.current.Token}, nil
+	case err != nil && !notFoundOrInvalid(err):
+		return nil, err
+	case err != nil:
+		p.broken = true
+	}
+	cands, errs := p.store.Candidates(ctx, p.arn)
+	p.found = map[string]string{}
+	var out []gitpulse.Token
+	for _, c := range cands {
+		tok := c.Version.Secret.TokenFor(p.arn)
+		if tok.Hash() == failed {
+			continue
+		}
+		p.found[tok.Hash()] = c.Where()
+		out = append(out, tok)
+	}
+	return out, errors.Join(errs...)
+}
+
+// Use keeps tok, a token GitLab accepted, until AWSCURRENT moves on; a
+// token equal to AWSCURRENT's clears the pin.
+func (p *Provider) Use(ctx context.Context, tok gitpulse.Token) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.broken && tok.Value.Equal(p.current.Token.Value) {
+		p.pinned, p.pinnedWhere, p.pinnedOver = nil, "", ""
+		return
+	}
+	where := p.found[tok.Hash()]
+	if where == "" {
+		where = "another version"
+	}
+	p.pin(ctx, tok, where)
+}
+
+func (p *Provider) pin(ctx context.Context, tok gitpulse.Token, where string) {
+	if p.pinned != nil && p.pinned.Value.Equal(tok.Value) {
+		return
+	}
+	over := ""
+	if !p.broken {
+		over = p.current.Token.Hash()
+	}
+	p.pinned, p.pinnedWhere, p.pinnedOver = &tok, where, over
+	stage := where
+	if stage != StagePending && stage != StagePrevious && stage != StageCurrent {
+		stage = "unlabelled"
+	}
+	metrics.Add(ctx, MetricFallbacks, metrics.Count, 1, metrics.Dim("Stage", stage))
+	if p.Logger != nil {
+		reason := "GitLab refused AWSCURRENT's token"
+		if over == "" {
+			reason = "AWSCURRENT is missing, empty or malformed"
+		}
+		p.Logger.WarnContext(ctx, "gitlab token served from a version that is not AWSCURRENT",
+			"secret", p.arn, "served_from", where, "token_hash", tok.Hash(), "reason", reason)
+	}
+}
+
+// Serving tells where the token Token returns comes from: AWSCURRENT, or
+// the stage or unlabelled version of a fallback in use.
+func (p *Provider) Serving() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pinned != nil {
+		return p.pinnedWhere
+	}
+	return StageCurrent
+}
+
+// Describe names the provider's source for logs and health output.
+func (p *Provider) Describe() string { return "secret:" + p.arn }

@@ -1,0 +1,160 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// VersionLister is the Secrets Manager call that lists a secret's
+// versions, unlabelled ones included. Readers and the rotation use it, when
+// their client has it, to find a working token that no stage points at
+// (the new token of a rotation whose AWSPENDING label was moved away).
+type VersionLister interface {
+	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+}
+
+// VersionInfo is one version of a secret as ListSecretVersionIds tells
+// it: no value.
+type VersionInfo struct {
+	ID      string
+	Stages  []string
+	Created time.Time
+}
+
+// Has reports whether the version holds stage.
+func (v VersionInfo) Has(stage string) bool { return slices.Contains(v.Stages, stage) }
+
+// Versions lists arn's versions, newest first (by creation time; versions
+// created in the same instant keep Secrets Manager's order). Unlabelled
+// (deprecated) versions are included: Secrets Manager keeps about a
+// hundred of them. It returns ok=false when the client cannot list.
+func (s Store) Versions(ctx context.Context, arn string) ([]VersionInfo, bool, error) {
+	lister, ok := s.API.(VersionLister)
+	if !ok {
+		return nil, false, nil
+	}
+	var out []VersionInfo
+	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(arn), IncludeDeprecated: aws.Bool(true), MaxResults: aws.Int32(100)}
+	for {
+		page, err := lister.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return nil, true, classify(err, "list the versions of secret "+arn)
+		}
+		for _, v := range page.Versions {
+			out = append(out, VersionInfo{ID: aws.ToString(v.VersionId), Stages: v.VersionStages, Created: aws.ToTime(v.CreatedDate)})
+		}
+		if aws.ToString(page.NextToken) == "" {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, true, nil
+}
+
+// ReadVersion returns the version versionID of arn, whatever its stages.
+// Errors are classified as Read's.
+func (s Store) ReadVersion(ctx context.Context, arn, versionID string) (SecretVersion, error) {
+	what := fmt.Sprintf("read secret %s (version %s)", arn, versionID)
+	out, err := s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: aws.String(versionID)})
+	if err != nil {
+		return SecretVersion{}, classify(err, what)
+	}
+	return parseVersion(out, arn, what)
+}
+
+// Candidate is a token found in one version of a secret, and where.
+type Candidate struct {
+	Version SecretVersion
+	// Stage is the label it was found by (AWSCURRENT, AWSPENDING,
+	// AWSPREVIOUS), or "" for an unlabelled version.
+	Stage string
+	// Created orders candidates: the version's creation time, or the
+	// rotation's own stamp when it is later.
+	Created time.Time
+}
+
+// Where names the candidate's place for logs and alerts: its stage, or
+// "unlabelled version <id>".
+func (c Candidate) Where() string {
+	if c.Stage != "" {
+		return c.Stage
+	}
+	return "unlabelled version " + c.Version.ID
+}
+
+// maxUnlabelled bounds how many unlabelled versions a search reads: the
+// newest few are the unfinished rotations; older ones are superseded.
+const maxUnlabelled = 5
+
+// Candidates returns every readable token version of arn that could hold
+// a working token, in the order to try: AWSCURRENT, AWSPENDING,
+// AWSPREVIOUS, then the newest unlabelled versions (at most five, and
+// only those newer than AWSCURRENT's version when that is readable). Two
+// versions with the same token are one candidate. Versions that cannot be
+// read or parsed are skipped; errors other than "not found" are returned
+// joined beside what could be read.
+func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error) {
+	var out []Candidate
+	var errs []error
+	seen := map[string]bool{}
+	add := func(c Candidate) {
+		h := c.Version.Secret.TokenFor(arn).Hash()
+		if seen[h] {
+			return
+		}
+		seen[h] = true
+		if t, err := time.Parse(time.RFC3339Nano, c.Version.Secret.RotatedAt); err == nil && t.After(c.Created) {
+			c.Created = t
+		}
+		out = append(out, c)
+	}
+	versions, _, err := s.Versions(ctx, arn)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	created := map[string]time.Time{}
+	for _, v := range versions {
+		created[v.ID] = v.Created
+	}
+	var currentCreated *time.Time
+	for _, stage := range []string{StageCurrent, StagePending, StagePrevious} {
+		v, err := s.ReadSecret(ctx, arn, "", stage)
+		if err != nil {
+			if !notFoundOrInvalid(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if stage == StageCurrent {
+			c := created[v.ID]
+			currentCreated = &c
+		}
+		add(Candidate{Version: v, Stage: stage, Created: created[v.ID]})
+	}
+	n := 0
+	for _, v := range versions {
+		if len(v.Stages) > 0 || n >= maxUnlabelled {
+			continue
+		}
+		if currentCreated != nil && v.Created.Before(*currentCreated) {
+			continue
+		}
+		n++
+		sv, err := s.ReadVersion(ctx, arn, v.ID)
+		if err != nil {
+			if !notFoundOrInvalid(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		add(Candidate{Version: sv, Created: v.Created})
+	}
+	return out, errs
+}
