@@ -18,8 +18,8 @@ import (
 )
 
 // working returns the token secret a rotation starts from, and what GitLab
-// says of its token. Normally that is AWSCURRENT. When AWSCURRENT is
-// missing, empty, malformed, or holds a token GitLab refuses (revoked or
+// says of its token. Normally that is AWSCURRENT. When AWSCURRENT holds no
+// value, a malformed value (the alert names the field), or a token GitLab refuses (revoked or
 // expired), the stored state is broken: working looks for the newest
 // version whose token GitLab accepts (AWSPENDING of an unfinished rotation
 // cannot be one here, since this rotation's version holds AWSPENDING; so
@@ -46,9 +46,9 @@ func (r *Rotator) working(ctx context.Context, ev events.SecretsManagerSecretRot
 	case gitpulse.ErrorCode(err) == gitpulse.ENOTFOUND:
 		found = "AWSCURRENT holds no value"
 	case gitpulse.ErrorCode(err) == gitpulse.EINVALID:
-		// A person wrote this value: the message names the field. Moving
-		// AWSCURRENT away would silently drop what they meant to store.
-		return secrets.TokenSecret{}, nil, fail("AWSCURRENT's value is malformed", "fix the value (the message names the field) with aws secretsmanager put-secret-value; the rotation is retried", err)
+		// The alert names the field, so that whoever wrote the value can
+		// store it again, fixed, if the repair dropped what they meant.
+		found = "AWSCURRENT's value is malformed (" + err.Error() + ")"
 	default:
 		return secrets.TokenSecret{}, nil, fail("read AWSCURRENT", "check the function may call GetSecretValue; Secrets Manager retries the rotation", err)
 	}

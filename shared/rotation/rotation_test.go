@@ -23,6 +23,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+	"github.com/gitpulse/gitpulse/infra/provision"
 	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
@@ -36,11 +37,15 @@ import (
 // failure at a precise moment, which moto cannot produce.
 type failingSM struct {
 	*secretsmanager.Client
-	mu   sync.Mutex
-	fail map[string]int // operation -> remaining failures
+	mu    sync.Mutex
+	fail  map[string]int // operation -> remaining failures
+	crash *crash
 }
 
 func (f *failingSM) take(op string) error {
+	if f.crash.isDead() {
+		return errCrashed
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail[op] > 0 {
@@ -70,6 +75,13 @@ func (f *failingSM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSe
 	return f.Client.PutSecretValue(ctx, in, opts...)
 }
 
+func (f *failingSM) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	if err := f.take("DescribeSecret"); err != nil {
+		return nil, err
+	}
+	return f.Client.DescribeSecret(ctx, in, opts...)
+}
+
 func (f *failingSM) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
 	if err := f.take("UpdateSecretVersionStage"); err != nil {
 		return nil, err
@@ -89,6 +101,9 @@ type fixture struct {
 	arn      string
 	old      sim.Token
 	values   []string // every token value, for the no-leak checks
+	spec     sim.TokenSpec
+	res      provision.Resources
+	crash    *crash
 }
 
 type kind string
@@ -97,8 +112,8 @@ func newFixture(t *testing.T, k kind, strategy string) *fixture {
 	t.Helper()
 	cfg := testenv.AWSConfig(t)
 	s, url := testenv.Sim(t)
-	f := &fixture{t: t, strategy: strategy, sim: s, url: url, logs: &bytes.Buffer{}}
-	f.sm = &failingSM{Client: secretsmanager.NewFromConfig(cfg), fail: map[string]int{}}
+	f := &fixture{t: t, strategy: strategy, sim: s, url: url, logs: &bytes.Buffer{}, crash: &crash{}}
+	f.sm = &failingSM{Client: secretsmanager.NewFromConfig(cfg), fail: map[string]int{}, crash: f.crash}
 	exp := time.Now().UTC().AddDate(0, 0, 20)
 	read := []string{"read_api", "read_repository"}
 	owner := s.AddUser("teacher", "Teacher", false)
@@ -136,11 +151,12 @@ func newFixture(t *testing.T, k kind, strategy string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.old = old
+	f.old, f.spec = old, spec
 	f.values = append(f.values, old.Value)
 	secret.Token, secret.TokenID = old.Value, old.ID
 	secret.Rotation = &secrets.RotationConfig{Strategy: strategy, DaysToExpiry: 60}
 	res := testenv.Provision(t, cfg, nil)
+	f.res = res
 	if strategy == secrets.StrategyAdmin {
 		adminTok, err := s.AddToken(sim.TokenSpec{UserID: owner.ID, Name: "owner", Scopes: []string{"api"}, ExpiresAt: &exp})
 		if err != nil {
@@ -151,7 +167,7 @@ func newFixture(t *testing.T, k kind, strategy string) *fixture {
 	}
 	f.arn = f.createSecret(res.Names.TokenSecret, secret)
 	f.inbox = testenv.Subscribe(t, cfg, res.AlertTopicARN)
-	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
 	f.rotator = &rotation.Rotator{
 		SM: f.sm,
 		GitLab: func(tok gitpulse.Token, retries bool) (*gitlab.Client, error) {
@@ -159,7 +175,8 @@ func newFixture(t *testing.T, k kind, strategy string) *fixture {
 			if !retries {
 				max = -1
 			}
-			return gitlab.New(gitlab.Options{Provider: gitlab.StaticToken(tok), MaxRetries: max, NoFallback: true, RequestsPerSecond: 1000, Logger: logger})
+			return gitlab.New(gitlab.Options{Provider: gitlab.StaticToken(tok), MaxRetries: max, NoFallback: true, RequestsPerSecond: 1000, Logger: logger,
+				Interceptors: []gl.Interceptor{f.crash.intercept}})
 		},
 		Alerter: &alerts.RotationAlerter{SNS: sns.NewFromConfig(cfg), TopicARN: res.AlertTopicARN},
 		Logger:  logger,

@@ -31,7 +31,7 @@ type VersionInfo struct {
 func (v VersionInfo) Has(stage string) bool { return slices.Contains(v.Stages, stage) }
 
 // Versions lists arn's versions, newest first (by creation time; versions
-// created in the same instant keep Secrets Manager's order). Unlabelled
+// created in the same instant in the reverse of Secrets Manager's order). Unlabelled
 // (deprecated) versions are included: Secrets Manager keeps about a
 // hundred of them. It returns ok=false when the client cannot list.
 func (s Store) Versions(ctx context.Context, arn string) ([]VersionInfo, bool, error) {
@@ -54,6 +54,9 @@ func (s Store) Versions(ctx context.Context, arn string) ([]VersionInfo, bool, e
 		}
 		in.NextToken = page.NextToken
 	}
+	// Listings come oldest first (moto; AWS documents no order): reversed,
+	// versions created in the same instant keep newest first as well.
+	slices.Reverse(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, true, nil
 }
@@ -91,15 +94,18 @@ func (c Candidate) Where() string {
 
 // maxUnlabelled bounds how many unlabelled versions a search reads: the
 // newest few are the unfinished rotations; older ones are superseded.
-const maxUnlabelled = 5
+const maxUnlabelled = 20
 
 // Candidates returns every readable token version of arn that could hold
 // a working token, in the order to try: AWSCURRENT, AWSPENDING,
-// AWSPREVIOUS, then the newest unlabelled versions (at most five, and
-// only those newer than AWSCURRENT's version when that is readable). Two
-// versions with the same token are one candidate. Versions that cannot be
-// read or parsed are skipped; errors other than "not found" are returned
-// joined beside what could be read.
+// AWSPREVIOUS, then unlabelled versions, newest first (at most twenty,
+// and only those not older than AWSCURRENT's version when that is
+// readable). Newest is by the version's creation time or, later, the
+// rotation's own stamp in the value (Secrets Manager's times have a
+// second's resolution in emulators). Two versions with the same token are
+// one candidate. Versions that cannot be read or parsed are skipped;
+// errors other than "missing" or "malformed" are returned beside what
+// could be read.
 func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error) {
 	var out []Candidate
 	var errs []error
@@ -110,9 +116,6 @@ func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error
 			return
 		}
 		seen[h] = true
-		if t, err := time.Parse(time.RFC3339Nano, c.Version.Secret.RotatedAt); err == nil && t.After(c.Created) {
-			c.Created = t
-		}
 		out = append(out, c)
 	}
 	versions, _, err := s.Versions(ctx, arn)
@@ -136,17 +139,16 @@ func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error
 			c := created[v.ID]
 			currentCreated = &c
 		}
-		add(Candidate{Version: v, Stage: stage, Created: created[v.ID]})
+		add(newCandidate(v, stage, created[v.ID]))
 	}
-	n := 0
+	var unlabelled []Candidate
 	for _, v := range versions {
-		if len(v.Stages) > 0 || n >= maxUnlabelled {
+		if len(v.Stages) > 0 || len(unlabelled) >= maxUnlabelled {
 			continue
 		}
 		if currentCreated != nil && v.Created.Before(*currentCreated) {
 			continue
 		}
-		n++
 		sv, err := s.ReadVersion(ctx, arn, v.ID)
 		if err != nil {
 			if !notFoundOrInvalid(err) {
@@ -154,7 +156,19 @@ func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error
 			}
 			continue
 		}
-		add(Candidate{Version: sv, Created: v.Created})
+		unlabelled = append(unlabelled, newCandidate(sv, "", v.Created))
+	}
+	sort.SliceStable(unlabelled, func(i, j int) bool { return unlabelled[i].Created.After(unlabelled[j].Created) })
+	for _, c := range unlabelled {
+		add(c)
 	}
 	return out, errs
+}
+
+func newCandidate(v SecretVersion, stage string, created time.Time) Candidate {
+	c := Candidate{Version: v, Stage: stage, Created: created}
+	if t, err := time.Parse(time.RFC3339Nano, v.Secret.RotatedAt); err == nil && t.After(c.Created) {
+		c.Created = t
+	}
+	return c
 }
