@@ -65,9 +65,13 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 }
 
 // fallbackRounds and fallbackPause bound the wait for a rotation's new
-// token to appear: about a second.
+// token to appear: about three seconds. A self rotation's rotate call
+// revokes the old token before its answer is written to AWSPENDING; on a
+// loaded machine (the rotation scenarios test, six rotations against one
+// moto server) that write took longer than the one second this was at
+// first, and readers failed in between.
 const (
-	fallbackRounds = 5
+	fallbackRounds = 12
 	fallbackPause  = 250 * time.Millisecond
 )
 

@@ -462,6 +462,7 @@ type readers struct {
 	reads, failures atomic.Int64
 	paused          atomic.Bool
 	first           atomic.Value
+	scenario        atomic.Value // the scenario running, for failure messages
 	stop            chan struct{}
 	wg              sync.WaitGroup
 }
@@ -485,7 +486,7 @@ func startReaders(f *fixture, n int) *readers {
 				r.reads.Add(1)
 				if err != nil {
 					r.failures.Add(1)
-					r.first.CompareAndSwap(nil, err.Error())
+					r.first.CompareAndSwap(nil, fmt.Sprintf("%v: %v", r.scenario.Load(), err))
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -513,6 +514,9 @@ func runScenarios(t *testing.T, f *fixture, k kind, list []scenario, rd *readers
 	for _, sc := range list {
 		ok := t.Run(sc.name, func(t *testing.T) {
 			f.t = t
+			if rd != nil {
+				rd.scenario.Store(sc.name)
+			}
 			repairsBefore := strings.Count(f.logs.String(), `"msg":"rotation repaired the secret's labels"`)
 			if sc.window && rd != nil {
 				rd.paused.Store(true)
