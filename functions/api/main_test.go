@@ -40,6 +40,11 @@ func TestHealthUnderEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: gitlabURL})
+	adminRaw, admin, err := apikeys.Generate("ops", apikeys.RoleAdmin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := json.Marshal([]apikeys.Key{admin})
 
 	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.AWSEnv(t),
 		"DATA_TABLE="+res.DataTable,
@@ -47,11 +52,28 @@ func TestHealthUnderEmulator(t *testing.T) {
 		"GITLAB_TOKEN_SECRET_ARN="+res.TokenSecretARN,
 		"HEALTH_CACHE_TTL=0s",
 		"AWS_LAMBDA_LOG_LEVEL=DEBUG",
+		"API_KEYS="+string(keys),
 	))
 	check := "gitlab:" + secrets.NameFromARN(res.TokenSecretARN)
+	withKey := func(name string) []byte { return withAuthorization(t, name, adminRaw.Reveal()) }
+	// What the open answer must never show (the table and secret names,
+	// the account, the expiry).
+	hidden := []string{res.DataTable, res.AuditTable, secrets.NameFromARN(res.TokenSecretARN), "arn:", "123456789012", expires.Format(time.DateOnly), "days_left"}
+
+	t.Run("healthy, open view", func(t *testing.T) {
+		resp, body := invokeHTTP(t, fn, "api-health.json")
+		if resp.StatusCode != http.StatusOK || body.Status != "ok" || body.Checks["gitlab"].Status != "ok" {
+			t.Fatalf("got %d %s, want 200 with gitlab ok", resp.StatusCode, resp.Body)
+		}
+		for _, h := range hidden {
+			if strings.Contains(resp.Body, h) {
+				t.Errorf("open health answer shows %q: %s", h, resp.Body)
+			}
+		}
+	})
 
 	t.Run("healthy", func(t *testing.T) {
-		resp, body := invokeHTTP(t, fn, "api-health.json")
+		resp, body := invokeHTTPEvent(t, fn, withKey("api-health.json"))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("got status %d, want 200: %s", resp.StatusCode, resp.Body)
 		}
@@ -84,28 +106,55 @@ func TestHealthUnderEmulator(t *testing.T) {
 		if err := gitlab.RevokeToken(tok.ID); err != nil {
 			t.Fatal(err)
 		}
-		resp, body := invokeHTTP(t, fn, "api-health.json")
+		resp, body := invokeHTTPEvent(t, fn, withKey("api-health.json"))
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("got status %d, want 503: %s", resp.StatusCode, resp.Body)
 		}
 		got := body.Checks[check]
-		if got.Status != "fail" || !strings.Contains(got.Reason, "401 token revoked") {
-			t.Errorf("got check %+v, want fail with reason naming 401 token revoked", got)
+		if got.Status != "failing" || !strings.Contains(got.Reason, "401 token revoked") {
+			t.Errorf("got check %+v, want failing with reason naming 401 token revoked", got)
 		}
 		if !strings.Contains(body.Message, check) || body.Checks["dynamodb"].Status != "ok" {
 			t.Errorf("got message %q, want it to name %s (dynamodb still ok)", body.Message, check)
 		}
+		resp, body = invokeHTTP(t, fn, "api-health.json")
+		if resp.StatusCode != http.StatusServiceUnavailable || body.Checks["gitlab"].Reason != "GitLab refuses the token" {
+			t.Errorf("open view: got %d %s, want 503 with the short reason", resp.StatusCode, resp.Body)
+		}
+		for _, h := range hidden {
+			if strings.Contains(resp.Body, h) {
+				t.Errorf("open failing health answer shows %q: %s", h, resp.Body)
+			}
+		}
 	})
 
-	testenv.AssertNoSecret(t, "function output", fn.Output.String(), tok.Value)
+	testenv.AssertNoSecret(t, "function output", fn.Output.String(), tok.Value, adminRaw.Reveal())
 	if !strings.Contains(fn.Output.String(), `"requestId"`) {
 		t.Errorf("function logs carry no requestId:\n%s", fn.Output.String())
 	}
 }
 
+// withAuthorization returns the sample event name with an Authorization
+// header carrying key.
+func withAuthorization(t *testing.T, name, key string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(testenv.ReadEvent(t, name), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["headers"].(map[string]any)["authorization"] = "Bearer " + key
+	b, _ := json.Marshal(ev)
+	return b
+}
+
 func invokeHTTP(t *testing.T, fn *testenv.Lambda, event string) (events.APIGatewayV2HTTPResponse, healthBody) {
 	t.Helper()
-	raw := fn.Invoke(t, testenv.ReadEvent(t, event))
+	return invokeHTTPEvent(t, fn, testenv.ReadEvent(t, event))
+}
+
+func invokeHTTPEvent(t *testing.T, fn *testenv.Lambda, event []byte) (events.APIGatewayV2HTTPResponse, healthBody) {
+	t.Helper()
+	raw := fn.Invoke(t, event)
 	var resp events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(raw, &resp); err != nil || resp.StatusCode == 0 {
 		t.Fatalf("got %s, want an API Gateway v2 response", raw)

@@ -101,3 +101,54 @@ func status(t *testing.T, url, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestFinishFirstIsRefusedUnderEmulator sends finishSecret right after a
+// rotation began (AWSPENDING on a version with no value yet) to the real
+// bootstrap: it is refused, names the state, and leaves every stage as it
+// was, with AWSCURRENT on the working token.
+func TestFinishFirstIsRefusedUnderEmulator(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	exp := time.Now().UTC().AddDate(0, 0, 10)
+	old, err := s.AddToken(sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api", "read_repository", "self_rotate"}, ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: old.Value, TokenID: old.ID, GitLabURL: url})
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-rotate"), append(testenv.AWSEnv(t),
+		"AUDIT_TABLE="+res.AuditTable,
+		"ALERT_TOPIC_ARN="+res.AlertTopicARN,
+		"GITLAB_TOKEN_SECRET_ARN="+res.TokenSecretARN,
+	))
+	sm := secretsmanager.NewFromConfig(cfg)
+	token, _, err := rotation.Driver{SM: sm, LambdaARN: "arn:aws:lambda:eu-central-1:123456789012:function:gitpulse-token-rotate"}.Begin(context.Background(), res.TokenSecretARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := func() string {
+		out, err := sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(res.TokenSecretARN)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out.VersionIdsToStages)
+		return string(b)
+	}
+	before := stages()
+	out := fn.Invoke(t, []byte(fmt.Sprintf(`{"Step":"finishSecret","SecretId":%q,"ClientRequestToken":%q}`, res.TokenSecretARN, token)))
+	var e struct{ ErrorMessage string }
+	if json.Unmarshal(out, &e); !strings.Contains(e.ErrorMessage, "finishSecret refused") || !strings.Contains(e.ErrorMessage, "holds no new token yet") {
+		t.Fatalf("got %s, want finishSecret refused naming the empty version", out)
+	}
+	if after := stages(); after != before {
+		t.Errorf("stages changed: %s -> %s", before, after)
+	}
+	cur, err := secrets.Store{API: sm}.ReadSecret(context.Background(), res.TokenSecretARN, "", secrets.StageCurrent)
+	if err != nil || cur.Secret.Token != old.Value || status(t, url, cur.Secret.Token) != 200 {
+		t.Fatalf("after the refused finishSecret: AWSCURRENT read %v, want the old, working token", err)
+	}
+	logs := fn.Output.WaitFor(`"RotationFailed":`, 1)
+	if !strings.Contains(logs, `"message":"rotation step failed"`) {
+		t.Errorf("no structured failure line:\n%s", logs)
+	}
+	testenv.AssertNoSecret(t, "function output", logs, old.Value)
+}
