@@ -79,6 +79,11 @@ rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manag
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
 	@source .run/local.env && go run ./infra/rotatenow
 
+revoke-current: ## Revoke, in the local GitLab simulator, the token AWSCURRENT holds (to try health and the readers' fallback).
+	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
+	@source .run/local.env && url=$$(go run ./infra/rotatenow -revoke-url) && \
+	  curl -sS -o /dev/null -w 'revoked the current token in the simulator (%{http_code})\n' -XPOST "$$url"
+
 api-key: ## Generate a data API key and print it once with its hash and JSON entry: make api-key NAME=dashboard [ROLE=reader|admin] [SECRET_ARN=arn:... to append it to that secret].
 	@go run ./infra/apikey -name "$(NAME)" -role "$(or $(ROLE),reader)" -secret "$(SECRET_ARN)"
 

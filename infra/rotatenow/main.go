@@ -12,7 +12,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -31,7 +33,8 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	startOnly := flag.Bool("start", false, "only start a rotation (a new AWSPENDING version) and print its version id, for make invoke-token-rotate")
+	startOnly := flag.Bool("start", false, "only start a rotation (a new AWSPENDING version), or find the open one, and print its version id, for make invoke-token-rotate")
+	revokeURL := flag.Bool("revoke-url", false, "only print the simulator's control URL that revokes the token AWSCURRENT holds (make revoke-current)")
 	flag.Parse()
 	if os.Getenv("AWS_LAMBDA_LOG_LEVEL") == "" {
 		os.Setenv("AWS_LAMBDA_LOG_LEVEL", "WARN") // progress below; failures still log
@@ -46,6 +49,17 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("%s is not set: start `make run` first", config.EnvTokenSecretARN)
 	}
 	sm := secretsmanager.NewFromConfig(p.AWS)
+	if *revokeURL {
+		cur, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
+		if err != nil {
+			return err
+		}
+		if u, err := url.Parse(cur.Token.URL); err != nil || !slices.Contains([]string{"127.0.0.1", "localhost", "::1"}, u.Hostname()) {
+			return fmt.Errorf("the token belongs to %s, not the local simulator: revoke it in GitLab itself", cur.Token.URL)
+		}
+		fmt.Printf("%s/-/sim/tokens/%d/revoke\n", cur.Token.URL, cur.Token.TokenID)
+		return nil
+	}
 	// Start the rotation as Secrets Manager does, or continue the one
 	// that is open: Secrets Manager never starts a second rotation while
 	// AWSPENDING sits on a version that is not AWSCURRENT.

@@ -57,3 +57,8 @@ sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-0}|g" -e 
 echo
 echo "== function log ($log)" >&2
 grep -v '^\(START\|END\|REPORT\)' "$log" | grep '^{' >&2 || true
+if [ "$fn" = token-rotate ] && [ -n "$VERSION" ] && ! grep -q '"finishSecret"' "$event"; then
+  # Secrets Manager would send the next steps now; run by hand, the
+  # rotation stays open until they are sent.
+  echo "== the rotation of version $VERSION is still open (AWSPENDING). Continue it: make rotate-now (it continues an open rotation, as Secrets Manager does), or the next step's event (events/token-rotate-setSecret.json, -testSecret, -finishSecret). Readers use AWSPENDING meanwhile." >&2
+fi
