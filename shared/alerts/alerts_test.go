@@ -12,6 +12,7 @@ import (
 	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/alerts"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
@@ -102,4 +103,52 @@ func withExpiry(r tokens.Report, at *time.Time) tokens.Report {
 	r.Status.ExpiresAt = at
 	r.Status.Known = true
 	return r
+}
+
+// TestRotationAlertsDeduplicate: the same rotation alert is sent once per
+// interval; another reason or event is a new alert; without a table every
+// alert is sent.
+func TestRotationAlertsDeduplicate(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	res := testenv.Provision(t, cfg, nil)
+	inbox := testenv.Subscribe(t, cfg, res.AlertTopicARN)
+	now := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	a := &alerts.RotationAlerter{SNS: sns.NewFromConfig(cfg), TopicARN: res.AlertTopicARN,
+		DB: dynamodb.NewFromConfig(cfg), Table: res.DataTable, Repeat: 24 * time.Hour, Now: func() time.Time { return now }}
+	refused := rotation.Alert{Event: rotation.EventFailed, Severity: "critical", SecretARN: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:gitpulse/gitlab-token-AbC123",
+		TokenName: "gitpulse/gitlab-token", Step: rotation.StepFinish, Reason: "finishSecret refused: version 1 holds no new token yet", Recovery: "none"}
+	other := refused
+	other.Reason = "finishSecret refused: version 2 holds no new token yet"
+	repaired := refused
+	repaired.Event, repaired.Step = rotation.EventRepaired, rotation.StepCreate
+	steps := []struct {
+		name    string
+		advance time.Duration
+		alert   rotation.Alert
+		want    int
+	}{
+		{"first refusal", 0, refused, 1},
+		{"the same refusal again", time.Minute, refused, 0},
+		{"another version's refusal", time.Minute, other, 1},
+		{"a repair", time.Minute, repaired, 1},
+		{"the same refusal a day later", 24 * time.Hour, refused, 1},
+	}
+	for _, st := range steps {
+		now = now.Add(st.advance)
+		if err := a.RotationAlert(context.Background(), st.alert); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := inbox.Drain(t); len(got) != st.want {
+			t.Errorf("%s: got %d messages, want %d", st.name, len(got), st.want)
+		}
+	}
+	plain := &alerts.RotationAlerter{SNS: sns.NewFromConfig(cfg), TopicARN: res.AlertTopicARN}
+	for range 2 {
+		if err := plain.RotationAlert(context.Background(), refused); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := inbox.Drain(t); len(got) != 2 {
+		t.Errorf("without a table: got %d messages, want 2", len(got))
+	}
 }

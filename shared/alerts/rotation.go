@@ -2,10 +2,17 @@ package alerts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -13,19 +20,75 @@ import (
 )
 
 // RotationAlerter publishes failed (or refused) rotation steps, and
-// repairs of a secret's labels, to the token-health topic. Every one is
-// sent: each is a distinct event that a person should know of.
+// repairs of a secret's labels, to the token-health topic. With a table it
+// de-duplicates as token alerts are: the same alert (secret, event, step
+// and reason) is sent once per Repeat, so a step Secrets Manager retries,
+// or a refused step sent again, does not flood the mailbox; a different
+// reason (another version, another state found) is a new alert.
 type RotationAlerter struct {
 	SNS      Publisher
 	TopicARN string
+	// DB and Table hold the de-duplication state (the data table, items
+	// ALERT#ROTATION#<secret ARN>); without them every alert is sent.
+	DB     RotationStateDB
+	Table  string
+	Repeat time.Duration // default 24h
+	Now    func() time.Time
+}
+
+// RotationStateDB is the DynamoDB call rotation de-duplication needs.
+type RotationStateDB interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// claim records that al is being sent now and reports whether it is due:
+// not sent before, or last sent Repeat ago or more. It fails open (due)
+// when the state cannot be written, with the error, so that no alert is
+// lost to a DynamoDB failure.
+func (a *RotationAlerter) claim(ctx context.Context, al rotation.Alert) (bool, error) {
+	if a.DB == nil || a.Table == "" {
+		return true, nil
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	repeat := a.Repeat
+	if repeat <= 0 {
+		repeat = 24 * time.Hour
+	}
+	t := now().UTC()
+	sum := sha256.Sum256([]byte(al.Reason))
+	_, err := a.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(a.Table),
+		Item: map[string]ddbtypes.AttributeValue{
+			"pk":      &ddbtypes.AttributeValueMemberS{Value: "ALERT#ROTATION#" + al.SecretARN},
+			"sk":      &ddbtypes.AttributeValueMemberS{Value: al.Event + "#" + al.Step + "#" + hex.EncodeToString(sum[:8])},
+			"sent_at": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)},
+		},
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR sent_at <= :cutoff"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":cutoff": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Add(-repeat).Unix(), 10)}},
+	})
+	var cond *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &cond):
+		return false, nil
+	case err != nil:
+		return true, fmt.Errorf("save rotation alert state: %w", err)
+	}
+	return true, nil
 }
 
 // RotationAlert implements rotation.Alerter.
 func (a *RotationAlerter) RotationAlert(ctx context.Context, al rotation.Alert) error {
-	event, outcome := al.Event, "failed"
-	if event == "" {
-		event = rotation.EventFailed
+	if al.Event == "" {
+		al.Event = rotation.EventFailed
 	}
+	due, claimErr := a.claim(ctx, al)
+	if !due {
+		return nil
+	}
+	event, outcome := al.Event, "failed"
 	if event == rotation.EventRepaired {
 		outcome = "repaired the secret"
 	}
@@ -53,7 +116,7 @@ func (a *RotationAlerter) RotationAlert(ctx context.Context, al rotation.Alert) 
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("publish rotation alert to %s: %w", a.TopicARN, err)
+		return errors.Join(fmt.Errorf("publish rotation alert to %s: %w", a.TopicARN, err), claimErr)
 	}
-	return nil
+	return claimErr
 }

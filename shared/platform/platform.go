@@ -282,7 +282,8 @@ func (p *Platform) Rotator() *rotation.Rotator {
 				Now:               p.Now,
 			})
 		},
-		Alerter: &alerts.RotationAlerter{SNS: p.SNS, TopicARN: p.Config.AlertTopicARN},
+		Alerter: &alerts.RotationAlerter{SNS: p.SNS, TopicARN: p.Config.AlertTopicARN,
+			DB: p.DynamoDB, Table: p.Config.DataTable, Repeat: p.Config.AlertRepeat, Now: p.Now},
 		Logger:  p.Logger,
 		Now:     p.Now,
 	}
