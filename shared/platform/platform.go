@@ -284,8 +284,8 @@ func (p *Platform) Rotator() *rotation.Rotator {
 		},
 		Alerter: &alerts.RotationAlerter{SNS: p.SNS, TopicARN: p.Config.AlertTopicARN,
 			DB: p.DynamoDB, Table: p.Config.DataTable, Repeat: p.Config.AlertRepeat, Now: p.Now},
-		Logger:  p.Logger,
-		Now:     p.Now,
+		Logger: p.Logger,
+		Now:    p.Now,
 	}
 }
 
