@@ -47,8 +47,14 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 		// A self rotation revokes the old token a moment before the new
 		// one reaches AWSPENDING: when no fallback works yet, look again a
 		// few times before failing the read.
+		// Waiting is worth it only while a rotation is open; a provider
+		// that cannot tell is waited for as well.
+		waiter, canTell := fb.(interface{ RotationOpen() bool })
 		for attempt := 0; attempt < fallbackRounds; attempt++ {
 			if attempt > 0 {
+				if canTell && !waiter.RotationOpen() {
+					return resp, nil
+				}
 				select {
 				case <-req.Context().Done():
 					return resp, nil
@@ -176,6 +182,10 @@ func (l *TokenList) Fallbacks(_ context.Context, failed string) ([]gitpulse.Toke
 	}
 	return out, nil
 }
+
+// RotationOpen is false: configured tokens do not rotate, so a refused
+// read is not worth retrying.
+func (l *TokenList) RotationOpen() bool { return false }
 
 // Use switches to tok.
 func (l *TokenList) Use(_ context.Context, tok gitpulse.Token) {

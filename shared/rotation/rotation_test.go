@@ -573,18 +573,38 @@ func TestReadersThroughRotation(t *testing.T) {
 	f.checkRotated(secrets.StrategySelf, 1)
 }
 
+// TestMalformedSecretNamesTheField: a malformed AWSCURRENT is repaired
+// (AWSCURRENT moves back onto the working token) and the repair alert
+// names the bad field, so whoever wrote it can store it again, fixed.
 func TestMalformedSecretNamesTheField(t *testing.T) {
 	f := newFixture(t, "personal", secrets.StrategySelf)
 	token := f.start()
 	bad := `{"token":"x","tokenId":1,"gitlabUrl":"` + f.url + `","rotation":{"strategy":"sideways"}}`
 	if _, err := f.sm.Client.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(f.arn), SecretString: aws.String(bad), VersionStages: []string{secrets.StageCurrent},
+		SecretId: aws.String(f.arn), SecretString: aws.String(bad), VersionStages: []string{"GITPULSE_BAD"},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := f.step(rotation.StepCreate, token)
-	if err == nil || !strings.Contains(err.Error(), "rotation.strategy") {
-		t.Fatalf("got %v, want an error naming rotation.strategy", err)
+	var badID, curID string
+	for id, st := range f.stages() {
+		if slices.Contains(st, "GITPULSE_BAD") {
+			badID = id
+		}
+		if slices.Contains(st, secrets.StageCurrent) {
+			curID = id
+		}
+	}
+	if _, err := f.sm.Client.UpdateSecretVersionStage(context.Background(), &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(f.arn), VersionStage: aws.String(secrets.StageCurrent), MoveToVersionId: aws.String(badID), RemoveFromVersionId: aws.String(curID),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.step(rotation.StepCreate, token); err != nil {
+		t.Fatalf("createSecret on a malformed AWSCURRENT: got %v, want a repair and a rotation", err)
+	}
+	got := f.inbox.Drain(t)
+	if len(got) != 1 || got[0].MessageAttributes["event"].Value != rotation.EventRepaired || !strings.Contains(got[0].Message, "rotation.strategy") {
+		t.Fatalf("got alerts %+v, want one repair alert naming rotation.strategy", got)
 	}
 }
 

@@ -53,7 +53,17 @@ type Provider struct {
 	pinnedOver  string
 	// found remembers where the tokens of the last Fallbacks answer live.
 	found map[string]string
+	// scanOpen is whether the last full read of the versions (at scanned)
+	// saw a rotation in progress; wait is RotationOpen's answer.
+	scanOpen bool
+	scanned  time.Time
+	wait     bool
 }
+
+// rescanAfter is how long after a full read of the versions, while a
+// rotation is open, Fallbacks only looks at AWSPENDING: waiting readers
+// scan at most once a second.
+const rescanAfter = time.Second
 
 // NewProvider returns a Provider for arn.
 func NewProvider(store Store, arn string, ttl time.Duration, now func() time.Time) *Provider {
@@ -73,7 +83,7 @@ func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
 			case notFoundOrInvalid(err):
 				p.broken, p.fetched = true, p.now()
 				if p.pinned == nil {
-					cands, _ := p.store.Candidates(ctx, p.arn)
+					cands, _, _ := p.store.Candidates(ctx, p.arn)
 					if len(cands) == 0 {
 						return gitpulse.Token{}, err
 					}
@@ -114,6 +124,9 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Another caller already found a working token: no reads needed.
+	// Until the versions are read, a refused candidate is worth another
+	// look (RotationOpen).
+	p.wait = true
 	if p.pinned != nil && p.pinned.Hash() != failed {
 		return []gitpulse.Token{*p.pinned}, nil
 	}
@@ -126,7 +139,19 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 	case err != nil:
 		p.broken = true
 	}
-	cands, errs := p.store.Candidates(ctx, p.arn)
+	if p.scanOpen && p.now().Sub(p.scanned) < rescanAfter {
+		// Waiting for a rotation's new token: only AWSPENDING can have
+		// changed since the full read a moment ago. One read, not a scan,
+		// so that waiting readers do not slow the rotation they wait for.
+		v, err := p.store.Read(ctx, p.arn, StagePending)
+		if err != nil || v.Token.Hash() == failed || p.found[v.Token.Hash()] != "" {
+			return nil, nil
+		}
+		p.found[v.Token.Hash()] = StagePending
+		return []gitpulse.Token{v.Token}, nil
+	}
+	cands, open, errs := p.store.Candidates(ctx, p.arn)
+	p.scanOpen, p.wait, p.scanned = open, open, p.now()
 	p.found = map[string]string{}
 	var out []gitpulse.Token
 	for _, c := range cands {
@@ -189,6 +214,16 @@ func (p *Provider) Serving() string {
 		return p.pinnedWhere
 	}
 	return StageCurrent
+}
+
+// RotationOpen reports whether the last Fallbacks saw a rotation in
+// progress: a refused read is then worth retrying for a moment, since a
+// self rotation revokes the old token just before the new one reaches
+// AWSPENDING.
+func (p *Provider) RotationOpen() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wait
 }
 
 // Describe names the provider's source for logs and health output.

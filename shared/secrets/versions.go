@@ -105,10 +105,10 @@ const maxUnlabelled = 20
 // second's resolution in emulators). Two versions with the same token are
 // one candidate. Versions that cannot be read or parsed are skipped;
 // errors other than "missing" or "malformed" are returned beside what
-// could be read.
-func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error) {
+// could be read. open reports a rotation in progress (AWSPENDING on a
+// version that is not AWSCURRENT, even one with no value yet).
+func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, open bool, errs []error) {
 	var out []Candidate
-	var errs []error
 	seen := map[string]bool{}
 	add := func(c Candidate) {
 		h := c.Version.Secret.TokenFor(arn).Hash()
@@ -125,6 +125,7 @@ func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error
 	created := map[string]time.Time{}
 	for _, v := range versions {
 		created[v.ID] = v.Created
+		open = open || (v.Has(StagePending) && !v.Has(StageCurrent))
 	}
 	var currentCreated *time.Time
 	for _, stage := range []string{StageCurrent, StagePending, StagePrevious} {
@@ -162,7 +163,7 @@ func (s Store) Candidates(ctx context.Context, arn string) ([]Candidate, []error
 	for _, c := range unlabelled {
 		add(c)
 	}
-	return out, errs
+	return out, open, errs
 }
 
 func newCandidate(v SecretVersion, stage string, created time.Time) Candidate {
