@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Environment variable names.
@@ -135,6 +136,9 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 	cfg.Courses = l.courses()
 	cfg.SyncQueueURL = l.queueURL(EnvSyncQueueURL)
 	cfg.Tokens = l.tokens()
+	for _, t := range cfg.Tokens.Static {
+		redact.Register(t.Value.Reveal()) // loaded: never echoed from now on
+	}
 	cfg.APIKeysSecretARN, cfg.APIKeys = l.apiKeys()
 	cfg.InactiveDays = l.intRange(EnvInactiveDays, 14, 1, 365)
 	for _, name := range required {

@@ -7,6 +7,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
 	"github.com/gitpulse/gitpulse/shared/metrics"
+	"github.com/gitpulse/gitpulse/shared/redact"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 	"github.com/gitpulse/gitpulse/shared/store"
@@ -81,7 +83,14 @@ type Token struct {
 // platform for the named function. required lists environment variables
 // the function cannot run without. Errors name the bad variable.
 func New(ctx context.Context, function string, required ...string) (*Platform, error) {
-	logger := NewLogger(function)
+	return NewTo(ctx, os.Stdout, function, required...)
+}
+
+// NewTo is New with the function's log and metrics lines written to out
+// (stdout in Lambda; a buffer in tests that read them). Every line passes
+// package redact on its way to out.
+func NewTo(ctx context.Context, out io.Writer, function string, required ...string) (*Platform, error) {
+	logger := NewLoggerTo(out, os.Getenv("AWS_LAMBDA_LOG_LEVEL"), function)
 	cfg, err := config.FromEnv(append([]string{config.EnvAuditTable}, required...)...)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -103,7 +112,7 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now,
 		DynamoDB: dynamodb.NewFromConfig(awsCfg), SQS: sqs.NewFromConfig(awsCfg),
 		SNS: sns.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
-	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: os.Stdout, Now: p.Now}
+	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: redact.Writer(out), Now: p.Now}
 	p.Audit = &audit.Writer{DB: p.DynamoDB, Table: cfg.AuditTable, Logger: logger}
 	p.Recorder = &audit.Recorder{Sink: p.Audit, Function: function, Retention: cfg.AuditRetention, Now: p.Now}
 
