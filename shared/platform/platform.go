@@ -107,7 +107,7 @@ func NewTo(ctx context.Context, out io.Writer, function string, required ...stri
 		namespace = metrics.DefaultNamespace
 	}
 	if !metrics.ValidNamespace(namespace) {
-		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, namespace)
+		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, redact.Echo(namespace))
 	}
 	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now,
 		DynamoDB: dynamodb.NewFromConfig(awsCfg), SQS: sqs.NewFromConfig(awsCfg),
@@ -331,7 +331,7 @@ func (p *Platform) APIKeys() (*apikeys.Authenticator, error) {
 	}
 	keys, err := apikeys.Parse(p.Config.APIKeys)
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %s: %s", config.EnvAPIKeys, gitpulse.ErrorMessage(err))
+		return nil, fmt.Errorf("configuration: %s: %s", config.EnvAPIKeys, redact.String(gitpulse.ErrorMessage(err)))
 	}
 	return &apikeys.Authenticator{Source: apikeys.Static(keys)}, nil
 }
