@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -123,10 +124,27 @@ func (s *Server) authenticate(r *http.Request) (apikeys.Key, error) {
 // short (package redact decides).
 func clip(s string) string { return redact.Echo(s) }
 
+// StatusClientClosed is the status logged and audited for a request whose
+// client went away before the answer (nginx's 499; nobody receives it).
+const StatusClientClosed = 499
+
+// clientGone reports whether err comes from the request's own context
+// being cancelled: the client closed the connection.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // fail answers with err's status and its client-safe message. An error
 // without a code is logged and answered with a generic 500 (or 503 when
 // a dependency let the request down); its text never reaches the client.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		// Nobody waits for this answer: not a fault of GitPulse, so not a
+		// 500 in the log, the audit or the request metrics.
+		s.deps.Logger.InfoContext(r.Context(), "client gone before the answer", "method", redact.Echo(r.Method), "path", redact.Path(r.URL))
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	code := gitpulse.ErrorCode(err)
 	if code == gitpulse.EINTERNAL || code == gitpulse.EUNAVAILABLE {
 		s.deps.Logger.ErrorContext(r.Context(), "request failed", "method", redact.Echo(r.Method), "path", redact.Path(r.URL), "error", redact.String(err.Error()))

@@ -166,9 +166,18 @@ func (p *Platform) addToken(name, source string, kind gitpulse.TokenKind, prov g
 	return nil
 }
 
-// Flush writes the invocation's audit items. Failures are logged by the
-// writer (the items with them); the invocation does not fail for them.
+// flushTimeout bounds the audit flush once it no longer follows the
+// caller's context.
+const flushTimeout = 10 * time.Second
+
+// Flush writes the invocation's audit items. It survives ctx's
+// cancellation (a client that went away, an invocation near its end): the
+// items describe what happened and are written anyway, within
+// flushTimeout. Failures are logged by the writer (the items with them);
+// the invocation does not fail for them.
 func (p *Platform) Flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
 	if _, err := p.Audit.Flush(ctx); err != nil {
 		p.Logger.ErrorContext(ctx, "audit flush incomplete", "error", err.Error())
 	}
