@@ -83,8 +83,10 @@ func ClaimPlan(ctx context.Context, st store.Store, id int64, now time.Time) (Pl
 	}
 }
 
-// ReleasePlan removes course id's plan marker; releasing an absent marker
-// is not an error, so a redelivered plan task may release twice.
+// ReleasePlan frees course id's plan marker: it is rewritten as released
+// (queued_unix 0, older than any stale bound), a PutItem like the plan's
+// own writes, so the worker needs no DeleteItem. Releasing twice is safe,
+// so a redelivered plan task may release again.
 func ReleasePlan(ctx context.Context, st store.Store, id int64) error {
-	return st.Delete(ctx, "COURSES", PlanSK(id))
+	return st.Put(ctx, store.Item{PK: "COURSES", SK: PlanSK(id), Kind: "plan_released", Value: PlanPending{CourseID: id}})
 }
