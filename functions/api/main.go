@@ -5,7 +5,6 @@ package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/platform"
@@ -17,5 +16,5 @@ func main() {
 	if err != nil {
 		p.Exit(err)
 	}
-	lambda.Start(platform.Wrap(p, httpadapter.NewV2(handler).ProxyWithContext))
+	lambda.Start(platform.Wrap(p, platform.HTTPAPI(handler)))
 }

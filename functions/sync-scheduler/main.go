@@ -17,7 +17,7 @@ import (
 func main() {
 	p := platform.Boot("sync-scheduler", config.EnvDataTable, config.EnvSyncQueueURL)
 	scheduler := p.SyncScheduler()
-	lambda.Start(platform.Wrap(p, func(ctx context.Context, _ json.RawMessage) (gpsync.Summary, error) {
-		return scheduler.Run(ctx, p.Config.Courses)
+	lambda.Start(platform.Wrap(p, func(ctx context.Context, raw json.RawMessage) (gpsync.Summary, error) {
+		return scheduler.Handle(ctx, raw, p.Config.Courses)
 	}))
 }

@@ -211,14 +211,61 @@ func invoke(t *testing.T, fn *testenv.Lambda, event []byte) tokencheck.Summary {
 }
 
 func TestMalformedEventIsRejected(t *testing.T) {
-	for _, raw := range []string{`[1,2]`, `{"task":"sync"}`, `"x"`} {
+	for _, raw := range []string{`[1,2]`, `{"task":"sync"}`, `"x"`, ``, `null`, `{}`, `{"task":"token-check","source":"aws.events"}`} {
 		if _, err := tokencheck.ParseEvent([]byte(raw)); err == nil || !strings.Contains(err.Error(), "event:") {
 			t.Errorf("ParseEvent(%s): got %v, want an error naming the event", raw, err)
 		}
 	}
-	for _, raw := range []string{``, `null`, `{}`, `{"task":"token-check","source":"gitpulse.schedule"}`} {
+	for _, raw := range []string{`{"task":"token-check","source":"gitpulse.schedule"}`} {
 		if _, err := tokencheck.ParseEvent([]byte(raw)); err != nil {
 			t.Errorf("ParseEvent(%s): got %v, want none", raw, err)
 		}
+	}
+}
+
+// TestMalformedEventsUnderEmulator: the real token-check bootstrap refuses
+// null, garbage, another task and foreign sources before any work: no
+// GitLab call (no audit item), no report stored, nothing published. The
+// schedule's own event then checks the token.
+func TestMalformedEventsUnderEmulator(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	res := testenv.Provision(t, cfg, nil)
+	inbox := testenv.Subscribe(t, cfg, res.AlertTopicARN)
+	soon := time.Now().UTC().AddDate(0, 0, 3) // would alert: expires in 3 days
+	tok, err := s.AddToken(sim.TokenSpec{Name: "soon", Scopes: []string{"read_api", "read_repository"}, ExpiresAt: &soon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := json.Marshal([]map[string]string{{"name": "soon", "token": tok.Value, "url": url}})
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-check"), append(testenv.AWSEnv(t),
+		"DATA_TABLE="+res.DataTable, "AUDIT_TABLE="+res.AuditTable, "ALERT_TOPIC_ARN="+res.AlertTopicARN,
+		"GITLAB_TOKENS="+string(tokens)))
+
+	for _, ev := range []string{`null`, `not json`, `[]`, `{}`, `{"task":"sync","source":"gitpulse.schedule"}`,
+		`{"task":"token-check","source":"aws.events"}`, `{"task":"token-check"}`, `{"source":"aws.secretsmanager","detail":{}}`} {
+		raw := string(fn.Invoke(t, []byte(ev)))
+		if !strings.Contains(raw, `"errorMessage"`) {
+			t.Errorf("event %s: got %s, want an error", ev, raw)
+		}
+		if ev != "not json" && !strings.Contains(raw, "event: ") {
+			t.Errorf("event %s: got %s, want the error to name the event", ev, raw)
+		}
+	}
+	if got := testenv.CountWritten(t, cfg, res.DataTable, res.AuditTable, ""); got != (testenv.Written{}) {
+		t.Errorf("after the refused events: got %+v written, want nothing", got)
+	}
+	if got := inbox.Drain(t); len(got) != 0 {
+		t.Errorf("after the refused events: got %d notifications, want none", len(got))
+	}
+
+	if sum := invoke(t, fn, testenv.ReadEvent(t, "token-check-schedule.json")); sum.Checked != 1 {
+		t.Fatalf("the schedule's event: got %d tokens checked, want 1", sum.Checked)
+	}
+	if got := testenv.CountWritten(t, cfg, res.DataTable, res.AuditTable, ""); got.DataItems == 0 || got.AuditItems == 0 {
+		t.Errorf("after the schedule's event: got %+v, want a stored report and audit items (else the check above proves nothing)", got)
+	}
+	if got := inbox.Drain(t); len(got) != 1 {
+		t.Errorf("after the schedule's event: got %d notifications, want 1", len(got))
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
+	"github.com/gitpulse/gitpulse/shared/redact"
 	"github.com/gitpulse/gitpulse/shared/store"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	// The mux answers a path that is not canonical ("//", "/x/..") with a
 	// redirect and an HTML body; no route here has such a path.
 	if p := r.URL.EscapedPath(); p != canonical(p) {
-		s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+		s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
@@ -140,10 +141,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		for _, m := range allowed {
 			w.Header().Add("Allow", m)
 		}
-		s.fail(w, r, gitpulse.Errorf(gitpulse.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
+		s.fail(w, r, gitpulse.Errorf(gitpulse.EMETHOD, "method %s is not allowed on %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
 		return
 	}
-	s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+	s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
 }
 
 // canonical is p as the mux cleans it: no "//", "." or ".." segments,
@@ -260,7 +261,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		next.ServeHTTP(rec, r)
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+		attrs := []any{"method", redact.Echo(r.Method), "path", redact.Path(r.URL), "status", rec.status,
 			"duration_ms", s.deps.Now().Sub(start).Milliseconds()}
 		if info.key != "" {
 			attrs = append(attrs, "key", info.key)

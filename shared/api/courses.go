@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,27 +139,52 @@ func (s *Server) addCourse(w http.ResponseWriter, r *http.Request) error {
 		teams = []gitpulse.Team{}
 	}
 	w.Header().Set("Location", "/api/v1/courses/"+strconv.FormatInt(course.ID, 10))
-	writeJSON(w, http.StatusCreated, AddedCourse{Course: course, Teams: teams, SyncQueued: s.queuePlan(r, course.ID) == nil})
+	writeJSON(w, http.StatusCreated, AddedCourse{Course: course, Teams: teams, SyncQueued: s.planQueued(r, course.ID)})
 	return nil
 }
 
-// queuePlan asks the sync worker to schedule the course now.
-func (s *Server) queuePlan(r *http.Request, id int64) error {
+// planQueued is queuePlan for a course just added: whether a plan is now
+// in flight.
+func (s *Server) planQueued(r *http.Request, id int64) bool {
+	_, err := s.queuePlan(r, id)
+	return err == nil
+}
+
+// queuePlan asks the sync worker to schedule the course now, unless a
+// plan of the course is already in flight (gpsync.ClaimPlan): then it
+// queues nothing and answers with that plan. Any number of calls queue at
+// most one plan per course at a time.
+func (s *Server) queuePlan(r *http.Request, id int64) (SyncQueued, error) {
 	if s.deps.Queue == nil || s.deps.QueueURL == "" {
-		return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync queue is not configured on this deployment")
+		return SyncQueued{}, gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync queue is not configured on this deployment")
 	}
-	body, _ := json.Marshal(gpsync.Task{CourseID: id, Plan: true, ScheduledAt: s.deps.Now().UTC()})
-	if _, err := s.deps.Queue.SendMessage(r.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(s.deps.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
-		s.deps.Logger.ErrorContext(r.Context(), "sync not queued", "course_id", id, "error", err.Error())
-		return gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync could not be queued; try again shortly")
+	ctx := r.Context()
+	marker, mine, err := gpsync.ClaimPlan(ctx, s.deps.Store, id, s.deps.Now())
+	if err != nil {
+		return SyncQueued{}, err
 	}
-	return nil
+	if !mine {
+		return SyncQueued{CourseID: id, QueuedAt: marker.QueuedAt, AlreadyQueued: true}, nil
+	}
+	body, _ := json.Marshal(gpsync.Task{CourseID: id, Plan: true, ScheduledAt: marker.QueuedAt})
+	if _, err := s.deps.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.deps.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		s.deps.Logger.ErrorContext(ctx, "sync not queued", "course_id", id, "error", err.Error())
+		// Free the claim so that the next call may queue the plan.
+		if rerr := gpsync.ReleasePlan(context.WithoutCancel(ctx), s.deps.Store, id); rerr != nil {
+			s.deps.Logger.WarnContext(ctx, "plan marker not released", "course_id", id, "error", rerr.Error())
+		}
+		return SyncQueued{}, gitpulse.Errorf(gitpulse.EUNAVAILABLE, "the sync could not be queued; try again shortly")
+	}
+	return SyncQueued{CourseID: id, QueuedAt: marker.QueuedAt}, nil
 }
 
 // SyncQueued is the answer to POST /api/v1/courses/{id}/sync.
 type SyncQueued struct {
 	CourseID int64     `json:"course_id"`
 	QueuedAt time.Time `json:"queued_at"`
+	// AlreadyQueued: a plan of the course was in flight; this call queued
+	// nothing, and QueuedAt is when that plan was queued.
+	AlreadyQueued bool `json:"already_queued"`
 }
 
 func (s *Server) syncCourse(w http.ResponseWriter, r *http.Request) error {
@@ -166,10 +192,11 @@ func (s *Server) syncCourse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.queuePlan(r, c.ID); err != nil {
+	queued, err := s.queuePlan(r, c.ID)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, SyncQueued{CourseID: c.ID, QueuedAt: s.deps.Now().UTC()})
+	writeJSON(w, http.StatusAccepted, queued)
 	return nil
 }
 

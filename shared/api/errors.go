@@ -9,6 +9,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // statusOf maps GitPulse error codes to HTTP statuses. It is the only place
@@ -32,8 +33,13 @@ type ErrorBody struct {
 	Message string `json:"message"`
 }
 
+// messageLimit bounds an error message: what it quotes was cut already,
+// this is the last guard.
+const messageLimit = 512
+
 // writeError answers with err's status and its client-safe message; an
-// error without a code becomes a 500 with a generic message.
+// error without a code becomes a 500 with a generic message. Every error
+// body passes here, so every one is redacted here.
 func writeError(w http.ResponseWriter, err error) {
 	code := gitpulse.ErrorCode(err)
 	status, ok := statusOf[code]
@@ -43,7 +49,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gitpulse"`)
 	}
-	writeJSON(w, status, ErrorBody{Code: code, Message: gitpulse.ErrorMessage(err)})
+	writeJSON(w, status, ErrorBody{Code: code, Message: redact.Cut(redact.String(gitpulse.ErrorMessage(err)), messageLimit)})
 }
 
 // dependencyFailure reports whether err is an AWS service error, a

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Route is one route: method, pattern, the role it needs ("" for open
@@ -69,6 +71,9 @@ func (s *Server) serve(rt Route) http.Handler {
 				s.fail(w, r, err)
 				return
 			}
+			if raw, ok := apikeys.Bearer(r.Header.Get("Authorization")); ok {
+				redact.Register(raw) // a valid key, whatever its shape, is never echoed
+			}
 			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 				info.key = key.Name
 			}
@@ -115,21 +120,34 @@ func (s *Server) authenticate(r *http.Request) (apikeys.Key, error) {
 	return s.deps.Keys.Authenticate(r.Context(), r.Header.Get("Authorization"))
 }
 
-// clip shortens client text quoted back in an error.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
+// clip is client text as an error may quote it back: redacted and cut
+// short (package redact decides).
+func clip(s string) string { return redact.Echo(s) }
+
+// StatusClientClosed is the status logged and audited for a request whose
+// client went away before the answer (nginx's 499; nobody receives it).
+const StatusClientClosed = 499
+
+// clientGone reports whether err comes from the request's own context
+// being cancelled: the client closed the connection.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // fail answers with err's status and its client-safe message. An error
 // without a code is logged and answered with a generic 500 (or 503 when
 // a dependency let the request down); its text never reaches the client.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		// Nobody waits for this answer: not a fault of GitPulse, so not a
+		// 500 in the log, the audit or the request metrics.
+		s.deps.Logger.InfoContext(r.Context(), "client gone before the answer", "method", redact.Echo(r.Method), "path", redact.Path(r.URL))
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	code := gitpulse.ErrorCode(err)
 	if code == gitpulse.EINTERNAL || code == gitpulse.EUNAVAILABLE {
-		s.deps.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		s.deps.Logger.ErrorContext(r.Context(), "request failed", "method", redact.Echo(r.Method), "path", redact.Path(r.URL), "error", redact.String(err.Error()))
 	}
 	for _, h := range []string{"ETag", "Last-Modified", "Cache-Control"} {
 		w.Header().Del(h) // validators describe a data answer, not an error

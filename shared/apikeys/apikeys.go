@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Role is what a key may do.
@@ -211,8 +212,8 @@ func checkName(name string) error {
 		return errors.New("is required")
 	case len(name) > 64:
 		return errors.New("is longer than 64 characters")
-	case strings.HasPrefix(name, keyPrefix):
-		return errors.New("looks like an API key; use a label such as \"dashboard\"")
+	case strings.HasPrefix(name, keyPrefix) || redact.Contains(name):
+		return errors.New("looks like an API key or a token; use a label such as \"dashboard\"")
 	}
 	for _, c := range name {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(" ._-@", c)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Directions of a call.
@@ -78,30 +79,10 @@ func CheckHash(s string) error {
 	return gitpulse.Errorf(gitpulse.EINVALID, "token_hash must be \"sha256:\" followed by 64 lowercase hex digits (the SHA-256 of the token), got %d characters", len(s))
 }
 
-// secretParams are query parameter names whose values are never stored.
-var secretParams = regexp.MustCompile(`(?i)(token|secret|password|passwd|key|auth|signature|credential)`)
-
-// Endpoint returns the path of u with its query string kept only when no
-// parameter could hold a secret; otherwise such parameters are dropped.
-func Endpoint(u *url.URL) string {
-	path := u.EscapedPath()
-	if u.RawQuery == "" {
-		return path
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return path
-	}
-	for name := range q {
-		if secretParams.MatchString(name) {
-			q.Del(name)
-		}
-	}
-	if len(q) == 0 {
-		return path
-	}
-	return path + "?" + q.Encode()
-}
+// Endpoint returns the path and query of u as an audit item may hold
+// them: redact.URL decides (credentials replaced, credential-named
+// parameters left out, ordinary filters such as author kept, cut short).
+func Endpoint(u *url.URL) string { return redact.URL(u) }
 
 // errorClass names a transport error without its text (which may hold
 // URLs or addresses): timeout, connection refused, reset, dns, canceled.

@@ -116,11 +116,14 @@ func TestMiddlewareAuditsAPIKeys(t *testing.T) {
 
 func TestEndpointDropsSecretParameters(t *testing.T) {
 	cases := map[string]string{
-		"/api/v4/user":                             "/api/v4/user",
-		"/api/v4/projects?page=2&per_page=100":     "/api/v4/projects?page=2&per_page=100",
-		"/api/v4/user?private_token=abc":           "/api/v4/user",
-		"/api/v4/x?access_token=abc&page=1":        "/api/v4/x?page=1",
-		"/api/v4/x?client_secret=s&Password=p&q=1": "/api/v4/x?q=1",
+		"/api/v4/user":                                               "/api/v4/user",
+		"/api/v4/projects?page=2&per_page=100":                       "/api/v4/projects?page=2&per_page=100",
+		"/api/v4/user?private_token=abc":                             "/api/v4/user",
+		"/api/v4/x?access_token=abc&page=1":                          "/api/v4/x?page=1",
+		"/api/v4/x?client_secret=s&Password=p&q=1":                   "/api/v4/x?q=1",
+		"/api/v1/projects/1/commits?author=ada":                      "/api/v1/projects/1/commits?author=ada",
+		"/api/v1/x?keyset=1&api_key=k&x-auth=a":                      "/api/v1/x?keyset=1",
+		"/api/v1/courses/gpk_abcdefgh?glpat-abcdefgh=glpat-ijklmnop": "/api/v1/courses/[redacted]?[redacted]=[redacted]",
 	}
 	for in, want := range cases {
 		u, _ := url.Parse(in)

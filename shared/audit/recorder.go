@@ -10,6 +10,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Sink receives entries; *Writer is the production one.
@@ -53,6 +54,9 @@ func (r *Recorder) Interceptor(next http.RoundTripper) http.RoundTripper {
 		if sent == "" {
 			return resp, err // unauthenticated calls have no key to file them under
 		}
+		// Every token GitPulse sends passes here: from now on no log line,
+		// error or audit item of this process may hold it.
+		redact.Register(sent)
 		e := Entry{
 			TokenHash: gitpulse.NewSecret(sent).Hash(),
 			Endpoint:  Endpoint(req.URL),
@@ -98,16 +102,19 @@ func (r *Recorder) Middleware(next http.Handler) http.Handler {
 			Endpoint:       Endpoint(req.URL),
 			Method:         req.Method,
 			ResponseStatus: rec.status,
-			UserAgent:      req.UserAgent(),
+			UserAgent:      redact.Cut(redact.String(req.UserAgent()), userAgentLimit),
 			Direction:      DirectionAPI,
 			RequestID:      requestID(req),
-			Instance:       req.Host,
+			Instance:       redact.Echo(req.Host),
 		}
 		e.DurationMS = r.Now().Sub(start).Milliseconds()
 		r.stamp(&e, start)
 		r.Sink.Record(e)
 	})
 }
+
+// userAgentLimit bounds the client's User-Agent kept in an item.
+const userAgentLimit = 256
 
 type statusWriter struct {
 	http.ResponseWriter

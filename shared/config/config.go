@@ -1,7 +1,14 @@
 // Package config turns the process environment into one validated Config.
 // Every function loads it once at cold start; a missing or malformed variable
 // yields an error that names the variable and what is wrong with it, and the
-// function exits before serving. Token values never appear in those errors.
+// function exits before serving.
+//
+// No error quotes a value of a variable that can hold or be mistaken for a
+// token (the token sources, GITLAB_URL, the API keys); other values are
+// quoted only as package redact allows (credential shapes and loaded
+// tokens replaced, cut short), and every message passes redact once more
+// after the tokens are known. Every number and duration has a range, and
+// the message states it.
 package config
 
 import (
@@ -19,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // Environment variable names.
@@ -47,6 +55,32 @@ const (
 	EnvAPIKeysSecretARN  = "API_KEYS_SECRET_ARN"
 	EnvAPIKeys           = "API_KEYS"
 	EnvInactiveDays      = "TEAM_INACTIVE_DAYS"
+	EnvTokenPrefixes     = "GITLAB_TOKEN_PREFIXES"
+)
+
+// Names lists every variable Load reads.
+func Names() []string {
+	return []string{
+		EnvEnvironment, EnvTokenSecretARN, EnvTokens, EnvTokenFile, EnvToken, EnvURL,
+		EnvRequestsPerSecond, EnvGitLabTimeout, EnvTokenCacheTTL, EnvDataTable, EnvHealthCacheTTL,
+		EnvAuditTable, EnvAuditRetention, EnvAlertTopicARN, EnvAlertRepeat, EnvWarningDays,
+		EnvCriticalDays, EnvMaxLifetimeDays, EnvSelfRotation, EnvCourses, EnvSyncQueueURL,
+		EnvAPIKeysSecretARN, EnvAPIKeys, EnvInactiveDays, EnvTokenPrefixes,
+	}
+}
+
+// Ranges of the numbers and durations. A rate under one request a minute
+// or a timeout under a second cannot do a sync's work; a timeout over five
+// minutes outlives most invocations, and a cache over an hour keeps a
+// rotated token or a failed check far too long.
+const (
+	MinRequestsPerSecond = 1.0 / 60
+	MaxRequestsPerSecond = 10000
+	MinGitLabTimeout     = time.Second
+	MaxGitLabTimeout     = 5 * time.Minute
+	MaxCacheTTL          = time.Hour
+	MinAlertRepeat       = time.Minute
+	MaxAlertRepeat       = 90 * 24 * time.Hour
 )
 
 // Config is everything a GitPulse function reads from its environment.
@@ -90,6 +124,9 @@ type Config struct {
 	// InactiveDays is the teams listing's default window for members with
 	// no activity.
 	InactiveDays int
+	// TokenPrefixes are the instance's own GitLab token prefixes
+	// (GITLAB_TOKEN_PREFIXES), redacted like GitLab's default ones.
+	TokenPrefixes []string
 }
 
 // TokenSources holds the first configured token source, in the order
@@ -113,18 +150,21 @@ type TokenSources struct {
 // variable, joined.
 func Load(lookup func(string) (string, bool), required ...string) (Config, error) {
 	l := loader{lookup: lookup}
+	prefixes := l.tokenPrefixes()
+	redact.AddPrefix(prefixes...)
 	cfg := Config{
 		Environment:       l.environment(),
-		RequestsPerSecond: l.positiveFloat(EnvRequestsPerSecond, 10),
-		GitLabTimeout:     l.duration(EnvGitLabTimeout, 15*time.Second),
-		TokenCacheTTL:     l.duration(EnvTokenCacheTTL, time.Minute),
-		HealthCacheTTL:    l.duration(EnvHealthCacheTTL, 30*time.Second),
+		RequestsPerSecond: l.rate(EnvRequestsPerSecond, 10),
+		GitLabTimeout:     l.duration(EnvGitLabTimeout, 15*time.Second, MinGitLabTimeout, MaxGitLabTimeout),
+		TokenCacheTTL:     l.duration(EnvTokenCacheTTL, time.Minute, 0, MaxCacheTTL),
+		HealthCacheTTL:    l.duration(EnvHealthCacheTTL, 30*time.Second, 0, MaxCacheTTL),
 		DataTable:         l.tableName(EnvDataTable),
 		AuditTable:        l.tableName(EnvAuditTable),
 		AuditRetention:    time.Duration(l.intRange(EnvAuditRetention, 90, 1, 3650)) * 24 * time.Hour,
+		TokenPrefixes:     prefixes,
 	}
 	cfg.AlertTopicARN = l.topicARN(EnvAlertTopicARN)
-	cfg.AlertRepeat = l.duration(EnvAlertRepeat, 24*time.Hour)
+	cfg.AlertRepeat = l.duration(EnvAlertRepeat, 24*time.Hour, MinAlertRepeat, MaxAlertRepeat)
 	cfg.WarningDays = l.intRange(EnvWarningDays, 30, 1, 365)
 	cfg.CriticalDays = l.intRange(EnvCriticalDays, 7, 0, 365)
 	cfg.MaxLifetimeDays = l.intRange(EnvMaxLifetimeDays, 180, 0, 3650)
@@ -135,12 +175,19 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 	cfg.Courses = l.courses()
 	cfg.SyncQueueURL = l.queueURL(EnvSyncQueueURL)
 	cfg.Tokens = l.tokens()
+	for _, t := range cfg.Tokens.Static {
+		redact.Register(t.Value.Reveal()) // loaded: never echoed from now on
+	}
 	cfg.APIKeysSecretARN, cfg.APIKeys = l.apiKeys()
 	cfg.InactiveDays = l.intRange(EnvInactiveDays, 14, 1, 365)
 	for _, name := range required {
 		if v, _ := l.get(name); v == "" {
 			l.fail(name, "is required")
 		}
+	}
+	// Last guard: now that the tokens are known, no message may hold one.
+	for i, err := range l.errs {
+		l.errs[i] = errors.New(redact.String(err.Error()))
 	}
 	return cfg, errors.Join(l.errs...)
 }
@@ -162,6 +209,9 @@ func (l *loader) fail(name, format string, args ...any) {
 	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 }
 
+// quote is v as an error may quote it: redacted and cut short.
+func quote(v string) string { return strconv.Quote(redact.Echo(v)) }
+
 var envNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 func (l *loader) environment() string {
@@ -170,19 +220,21 @@ func (l *loader) environment() string {
 		return "dev"
 	}
 	if !envNamePattern.MatchString(v) {
-		l.fail(EnvEnvironment, "%q is not a valid name (lowercase letters, digits and '-', starting with a letter)", v)
+		l.fail(EnvEnvironment, "%s is not a valid name (lowercase letters, digits and '-', starting with a letter)", quote(v))
 	}
 	return v
 }
 
-func (l *loader) positiveFloat(name string, def float64) float64 {
+// rate is a request rate from MinRequestsPerSecond (one a minute) to
+// MaxRequestsPerSecond.
+func (l *loader) rate(name string, def float64) float64 {
 	v, ok := l.get(name)
 	if !ok {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f > 0) || math.IsInf(f, 0) {
-		l.fail(name, "%q is not a positive number", v)
+	if err != nil || math.IsNaN(f) || f < MinRequestsPerSecond || f > MaxRequestsPerSecond {
+		l.fail(name, "%s is not a rate from 0.0167 (one request a minute) to %d requests per second", quote(v), MaxRequestsPerSecond)
 		return def
 	}
 	return f
@@ -195,7 +247,7 @@ func (l *loader) intRange(name string, def, lo, hi int) int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		l.fail(name, "%q is not a whole number from %d to %d", v, lo, hi)
+		l.fail(name, "%s is not a whole number from %d to %d", quote(v), lo, hi)
 		return def
 	}
 	return n
@@ -208,7 +260,7 @@ func (l *loader) boolean(name string) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		l.fail(name, "%q is not true or false", v)
+		l.fail(name, "%s is not true or false", quote(v))
 	}
 	return b
 }
@@ -221,7 +273,7 @@ func (l *loader) topicARN(name string) string {
 		return ""
 	}
 	if !topicARNPattern.MatchString(v) {
-		l.fail(name, "%q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", v)
+		l.fail(name, "%s is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", quote(v))
 	}
 	return v
 }
@@ -240,12 +292,12 @@ func (l *loader) courses() []string {
 		case strings.Contains(ref, "://"):
 			u, err := url.Parse(ref)
 			if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
-				l.fail(EnvCourses, "entry %d (%q) is not a group URL such as https://gitlab.example.edu/kpi/tp-2024", i, ref)
+				l.fail(EnvCourses, "entry %d (%s) is not a group URL such as https://gitlab.example.edu/kpi/tp-2024", i, quote(ref))
 				continue
 			}
 			ref = strings.Trim(strings.Split(u.Path, "/-/")[0], "/")
 		case strings.ContainsAny(ref, " \t?#"):
-			l.fail(EnvCourses, "entry %d (%q) is not a group path, id or URL", i, ref)
+			l.fail(EnvCourses, "entry %d (%s) is not a group path, id or URL", i, quote(ref))
 			continue
 		}
 		out = append(out, ref)
@@ -259,22 +311,62 @@ func (l *loader) queueURL(name string) string {
 		return ""
 	}
 	if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		l.fail(name, "%q is not an SQS queue URL", v)
+		l.fail(name, "%s is not an SQS queue URL", quote(v))
 	}
 	return v
 }
 
-func (l *loader) duration(name string, def time.Duration) time.Duration {
+// duration is a Go duration from lo to hi, both inclusive.
+func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
 	v, ok := l.get(name)
 	if !ok {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		l.fail(name, "%q is not a duration such as 30s or 5m", v)
+	if err != nil || d < lo || d > hi {
+		l.fail(name, "%s is not a duration from %s to %s (such as 30s or 5m)", quote(v), fmtDuration(lo), fmtDuration(hi))
 		return def
 	}
 	return d
+}
+
+// fmtDuration writes a bound as an operator would type it: 0s, 1s, 5m, 1h,
+// 2160h (90 days).
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h (" + strconv.Itoa(int(d/(24*time.Hour))) + " days)"
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	default:
+		return d.String()
+	}
+}
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$`)
+
+// tokenPrefixes reads GITLAB_TOKEN_PREFIXES: the instance's own token
+// prefixes (an admin may change glpat-), 3 to 32 letters, digits, '-' or
+// '_' each, comma separated. The values are not quoted back.
+func (l *loader) tokenPrefixes() []string {
+	v, ok := l.get(EnvTokenPrefixes)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, part := range strings.Split(v, ",") {
+		p := strings.TrimSpace(part)
+		if !prefixPattern.MatchString(p) {
+			l.fail(EnvTokenPrefixes, "entry %d is not a token prefix (3 to 32 letters, digits, '-' or '_', such as mycorp-pat-)", i)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 var tableNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
@@ -285,7 +377,7 @@ func (l *loader) tableName(name string) string {
 		return ""
 	}
 	if !tableNamePattern.MatchString(v) {
-		l.fail(name, "%q is not a valid DynamoDB table name", v)
+		l.fail(name, "%s is not a valid DynamoDB table name (3 to 255 letters, digits, '_', '-' or '.')", quote(v))
 	}
 	return v
 }
@@ -313,7 +405,9 @@ func (l *loader) tokens() TokenSources {
 		path, _ := l.get(EnvTokenFile)
 		b, err := os.ReadFile(path)
 		if err != nil {
-			l.fail(EnvTokenFile, "cannot read %s: %s", path, describeFileError(err))
+			// The path is not quoted: a token pasted here instead of a
+			// path would end up in the log.
+			l.fail(EnvTokenFile, "cannot read the file it names (a path of %d characters): %s", len(path), describeFileError(err))
 			return src
 		}
 		if t := l.singleToken(EnvTokenFile, string(b), "file:"+path); t != nil {
@@ -382,14 +476,20 @@ func (l *loader) secretARNs() []string {
 	var arns []string
 	for i, part := range strings.Split(v, ",") {
 		arn := strings.TrimSpace(part)
-		if !secretARNPattern.MatchString(arn) {
-			l.fail(EnvTokenSecretARN, "entry %d (%q) is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", i, arn)
+		switch {
+		case !secretARNPattern.MatchString(arn):
+			l.fail(EnvTokenSecretARN, "entry %d (%d characters) is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", i, len(arn))
+			continue
+		case redact.Contains(arn):
+			l.fail(EnvTokenSecretARN, "entry %d: the secret's name looks like a token; name the secret after its use (gitpulse/gitlab-token)", i)
 			continue
 		}
 		arns = append(arns, arn)
 	}
 	return arns
 }
+
+var tokenNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // tokenEntry is one element of GITLAB_TOKENS.
 type tokenEntry struct {
@@ -416,22 +516,35 @@ func (l *loader) tokenList() []gitpulse.Token {
 		l.fail(EnvTokens, "the array is empty; give at least one {name, token, url}")
 		return nil
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
+	values := map[string]bool{}
+	for _, e := range entries {
+		values[strings.TrimSpace(e.Token)] = true
+	}
 	var out []gitpulse.Token
 	for i, e := range entries {
 		at := fmt.Sprintf("%s[%d]", EnvTokens, i)
+		first, dup := seen[e.Name]
+		// A name shows in logs, alerts and metric dimensions: it is never
+		// quoted here, and one that could be a token is refused.
 		switch {
 		case strings.TrimSpace(e.Name) == "":
 			l.fail(at+".name", "is required")
 			continue
-		case seen[e.Name]:
-			l.fail(at+".name", "%q is used twice; names must be unique", e.Name)
+		case values[strings.TrimSpace(e.Name)] || redact.Contains(e.Name):
+			l.fail(at+".name", "looks like a token; use a label such as \"primary\" or \"backup\"")
+			continue
+		case !tokenNamePattern.MatchString(e.Name):
+			l.fail(at+".name", "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+			continue
+		case dup:
+			l.fail(at+".name", "is also the name of %s[%d]; names must be unique", EnvTokens, first)
 			continue
 		case strings.TrimSpace(e.Token) == "":
 			l.fail(at+".token", "is required")
 			continue
 		}
-		seen[e.Name] = true
+		seen[e.Name] = i
 		u, err := ParseGitLabURL(e.URL)
 		if err != nil {
 			l.fail(at+".url", "%s", err)
@@ -439,7 +552,7 @@ func (l *loader) tokenList() []gitpulse.Token {
 		}
 		kind := gitpulse.TokenKind(e.Kind)
 		if kind != gitpulse.KindUnknown && kind != gitpulse.KindOAuth {
-			l.fail(at+".kind", "%q is not supported; leave it out (GitLab is asked) or use \"oauth\" for an OAuth2 access token", e.Kind)
+			l.fail(at+".kind", "is not supported; leave it out (GitLab is asked) or use \"oauth\" for an OAuth2 access token")
 			continue
 		}
 		out = append(out, gitpulse.Token{

@@ -309,7 +309,7 @@ func TestLoadErrors(t *testing.T) {
 			name: "GITLAB_TOKENS duplicate names",
 			env: env{config.EnvTokens: tokensJSON(good,
 				`{"name":"primary","token":"`+token2+`","url":"https://gitlab.example.edu"}`)},
-			want: []string{`GITLAB_TOKENS[1].name: "primary" is used twice`},
+			want: []string{`GITLAB_TOKENS[1].name: is also the name of GITLAB_TOKENS[0]`},
 		},
 		{
 			name: "GITLAB_TOKENS missing name",
@@ -346,7 +346,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "GITLAB_TOKENS unsupported kind",
 			env:  env{config.EnvTokens: tokensJSON(`{"name":"primary","token":"` + token + `","url":"https://gitlab.example.edu","kind":"personal"}`)},
-			want: []string{`GITLAB_TOKENS[0].kind: "personal" is not supported`},
+			want: []string{`GITLAB_TOKENS[0].kind: is not supported`},
 		},
 		{
 			name: "GITLAB_TOKENS reports every bad entry",
@@ -390,7 +390,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "GITLAB_TOKEN_FILE missing",
 			env:  env{config.EnvTokenFile: missing, config.EnvToken: token, config.EnvURL: "https://gitlab.example.edu"},
-			want: []string{"GITLAB_TOKEN_FILE: cannot read " + missing, "no such file"},
+			want: []string{"GITLAB_TOKEN_FILE: cannot read the file it names", "no such file"},
 		},
 		{
 			name: "GITLAB_TOKEN_FILE empty",
@@ -405,7 +405,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "secret ARN malformed",
 			env:  env{config.EnvTokenSecretARN: arn1 + ",gitpulse/gitlab-token", config.EnvToken: token},
-			want: []string{`GITLAB_TOKEN_SECRET_ARN: entry 1 ("gitpulse/gitlab-token") is not a Secrets Manager secret ARN`},
+			want: []string{`GITLAB_TOKEN_SECRET_ARN: entry 1 (21 characters) is not a Secrets Manager secret ARN`},
 		},
 		{
 			name: "secret ARN of another service",
@@ -430,17 +430,17 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "GITLAB_REQUESTS_PER_SECOND zero",
 			env:  minimal.with(config.EnvRequestsPerSecond, "0"),
-			want: []string{`GITLAB_REQUESTS_PER_SECOND: "0" is not a positive number`},
+			want: []string{`GITLAB_REQUESTS_PER_SECOND: "0" is not a rate from 0.0167 (one request a minute) to 10000`},
 		},
 		{
 			name: "GITLAB_REQUESTS_PER_SECOND negative",
 			env:  minimal.with(config.EnvRequestsPerSecond, "-5"),
-			want: []string{`GITLAB_REQUESTS_PER_SECOND: "-5" is not a positive number`},
+			want: []string{`GITLAB_REQUESTS_PER_SECOND: "-5" is not a rate from 0.0167 (one request a minute) to 10000`},
 		},
 		{
 			name: "GITLAB_REQUESTS_PER_SECOND not a number",
 			env:  minimal.with(config.EnvRequestsPerSecond, "ten"),
-			want: []string{`GITLAB_REQUESTS_PER_SECOND: "ten" is not a positive number`},
+			want: []string{`GITLAB_REQUESTS_PER_SECOND: "ten" is not a rate from 0.0167 (one request a minute) to 10000`},
 		},
 		{
 			name: "ENVIRONMENT upper case",

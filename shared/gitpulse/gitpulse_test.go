@@ -285,3 +285,17 @@ func TestErrorWrapsCause(t *testing.T) {
 		t.Errorf("Errorf(...).Error(): got %q, want %q", got, want)
 	}
 }
+
+func TestParseScheduleEvent(t *testing.T) {
+	for _, raw := range []string{``, `null`, `[]`, `[{"task":"sync","source":"gitpulse.schedule"}]`, `"sync"`, `{}`, `not json`,
+		`{"task":"sync"}`, `{"task":"token-check","source":"gitpulse.schedule"}`, `{"task":"sync","source":"aws.events"}`,
+		`{"task":"sync","source":"gitpulse.schedule","extra":1}`, `{"task":"sync","source":"gitpulse.schedule"}{}`, `{"task":1}`} {
+		_, err := gitpulse.ParseScheduleEvent([]byte(raw), "sync")
+		if gitpulse.ErrorCode(err) != gitpulse.EINVALID || !strings.HasPrefix(gitpulse.ErrorMessage(err), "event: ") {
+			t.Errorf("ParseScheduleEvent(%s): got %v, want an EINVALID error naming the event", raw, err)
+		}
+	}
+	if _, err := gitpulse.ParseScheduleEvent([]byte(` {"task":"sync","source":"gitpulse.schedule"} `), "sync"); err != nil {
+		t.Errorf("got %v, want the schedule's own input accepted", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/gitpulse/gitpulse/shared/redact"
 )
 
 // NewLogger returns the function's JSON logger on stdout: the Lambda
@@ -18,9 +20,11 @@ func NewLogger(function string) *slog.Logger {
 	return NewLoggerTo(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"), function)
 }
 
-// NewLoggerTo is NewLogger writing to w at the named level.
+// NewLoggerTo is NewLogger writing to w at the named level. Every line
+// passes package redact on its way out: no credential-shaped value and no
+// loaded secret reaches the log, whatever attribute carried it.
 func NewLoggerTo(w io.Writer, level, function string) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+	h := slog.NewJSONHandler(redact.Writer(w), &slog.HandlerOptions{
 		Level:       parseLevel(level),
 		ReplaceAttr: lambdacontext.ReplaceAttr,
 	})

@@ -7,6 +7,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/health"
 	"github.com/gitpulse/gitpulse/shared/metrics"
+	"github.com/gitpulse/gitpulse/shared/redact"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 	"github.com/gitpulse/gitpulse/shared/store"
@@ -81,7 +83,14 @@ type Token struct {
 // platform for the named function. required lists environment variables
 // the function cannot run without. Errors name the bad variable.
 func New(ctx context.Context, function string, required ...string) (*Platform, error) {
-	logger := NewLogger(function)
+	return NewTo(ctx, os.Stdout, function, required...)
+}
+
+// NewTo is New with the function's log and metrics lines written to out
+// (stdout in Lambda; a buffer in tests that read them). Every line passes
+// package redact on its way to out.
+func NewTo(ctx context.Context, out io.Writer, function string, required ...string) (*Platform, error) {
+	logger := NewLoggerTo(out, os.Getenv("AWS_LAMBDA_LOG_LEVEL"), function)
 	cfg, err := config.FromEnv(append([]string{config.EnvAuditTable}, required...)...)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -98,12 +107,12 @@ func New(ctx context.Context, function string, required ...string) (*Platform, e
 		namespace = metrics.DefaultNamespace
 	}
 	if !metrics.ValidNamespace(namespace) {
-		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, namespace)
+		return nil, fmt.Errorf("configuration: %s: %q is not a CloudWatch namespace (1-255 letters, digits, . - _ / # : or space; not AWS/...)", metrics.EnvNamespace, redact.Echo(namespace))
 	}
 	p := &Platform{Function: function, Config: cfg, Logger: logger, AWS: awsCfg, Now: time.Now,
 		DynamoDB: dynamodb.NewFromConfig(awsCfg), SQS: sqs.NewFromConfig(awsCfg),
 		SNS: sns.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
-	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: os.Stdout, Now: p.Now}
+	p.Metrics = &metrics.Emitter{Namespace: namespace, Function: function, W: redact.Writer(out), Now: p.Now}
 	p.Audit = &audit.Writer{DB: p.DynamoDB, Table: cfg.AuditTable, Logger: logger}
 	p.Recorder = &audit.Recorder{Sink: p.Audit, Function: function, Retention: cfg.AuditRetention, Now: p.Now}
 
@@ -158,9 +167,18 @@ func (p *Platform) addToken(name, source string, kind gitpulse.TokenKind, prov g
 	return nil
 }
 
-// Flush writes the invocation's audit items. Failures are logged by the
-// writer (the items with them); the invocation does not fail for them.
+// flushTimeout bounds the audit flush once it no longer follows the
+// caller's context.
+const flushTimeout = 10 * time.Second
+
+// Flush writes the invocation's audit items. It survives ctx's
+// cancellation (a client that went away, an invocation near its end): the
+// items describe what happened and are written anyway, within
+// flushTimeout. Failures are logged by the writer (the items with them);
+// the invocation does not fail for them.
 func (p *Platform) Flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
 	if _, err := p.Audit.Flush(ctx); err != nil {
 		p.Logger.ErrorContext(ctx, "audit flush incomplete", "error", err.Error())
 	}
@@ -334,7 +352,7 @@ func (p *Platform) APIKeys() (*apikeys.Authenticator, error) {
 	}
 	keys, err := apikeys.Parse(p.Config.APIKeys)
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %s: %s", config.EnvAPIKeys, gitpulse.ErrorMessage(err))
+		return nil, fmt.Errorf("configuration: %s: %s", config.EnvAPIKeys, redact.String(gitpulse.ErrorMessage(err)))
 	}
 	return &apikeys.Authenticator{Source: apikeys.Static(keys)}, nil
 }

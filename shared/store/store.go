@@ -3,6 +3,7 @@
 // the same GitLab object twice leaves one item:
 //
 //	COURSES                 COURSE#<group id>              course record
+//	COURSES                 PLAN#<group id>                the course's plan in flight (sync now coalesces on it)
 //	COURSE#<id>             STATE                          scheduler cursors
 //	COURSE#<id>             TEAM#<team id>                 team
 //	COURSE#<id>             PROJECT#<project id>           project record

@@ -52,6 +52,20 @@ type Summary struct {
 	Courses []CourseResult `json:"courses"`
 }
 
+// ScheduleTask is the task name of the sync schedule's input.
+const ScheduleTask = "sync"
+
+// Handle is the scheduled Lambda handler: it refuses any event but the
+// schedule's own input, {"task":"sync","source":"gitpulse.schedule"}
+// (garbage, an array, null, another source), before any work; then it
+// runs every course, the configured refs and the recorded ones.
+func (s *Scheduler) Handle(ctx context.Context, raw json.RawMessage, refs []string) (Summary, error) {
+	if _, err := gitpulse.ParseScheduleEvent(raw, ScheduleTask); err != nil {
+		return Summary{}, err
+	}
+	return s.Run(ctx, refs)
+}
+
 // Run schedules every course: those named in refs and those recorded in
 // the store. One course failing (unknown group, 403) is reported in its
 // result and does not stop the others.

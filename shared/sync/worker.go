@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -51,35 +52,83 @@ type Worker struct {
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, rec := range ev.Records {
-		var t Task
-		if err := json.Unmarshal([]byte(rec.Body), &t); err != nil || t.CourseID <= 0 || (t.ProjectID <= 0) != t.Plan || (t.Plan && w.Planner == nil) {
+		t, err := parseTask(rec)
+		if err == nil && t.Plan && w.Planner == nil {
+			err = errors.New("a plan task needs a planner")
+		}
+		if err != nil {
 			// Never succeeds: fail it so that it ends in the dead-letter
 			// queue for a person to look at, not silently dropped.
-			w.Logger.ErrorContext(ctx, "malformed sync task", "message_id", rec.MessageId, "reason", "body must be {course_id, project_id, ...} or {course_id, plan: true}")
+			w.Logger.ErrorContext(ctx, "malformed sync task", "message_id", rec.MessageId, "reason", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			continue
 		}
 		if t.Plan {
 			// Scheduling a course twice is safe: its cursors move only
 			// after its items are stored and its tasks sent.
-			if res, err := w.Planner.Course(ctx, t.CourseID); errors.Is(err, ErrUnknownCourse) {
+			// The plan marker (see ClaimPlan) is released once the plan
+			// ran or the course is gone; a failed plan keeps it while SQS
+			// redelivers the task, so sync now queues no second plan.
+			res, err := w.Planner.Course(ctx, t.CourseID)
+			switch {
+			case errors.Is(err, ErrUnknownCourse):
 				// Deleted after the sync was asked for: nothing to retry.
 				w.Logger.InfoContext(ctx, "course sync dropped: the course is no longer recorded", "course_id", t.CourseID)
-			} else if err != nil {
+			case err != nil:
 				w.Logger.WarnContext(ctx, "course sync failed", "course_id", t.CourseID, "error", err.Error())
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			} else {
+				continue
+			default:
 				w.Logger.InfoContext(ctx, "course sync planned", "course", res)
+			}
+			if err := ReleasePlan(ctx, w.Store, t.CourseID); err != nil {
+				// The marker expires after PlanMaxAge: sync now waits that long at worst.
+				w.Logger.WarnContext(ctx, "plan marker not released", "course_id", t.CourseID, "error", err.Error())
 			}
 			continue
 		}
-		if err := w.Process(ctx, t); err != nil {
+		if err := w.Process(ctx, t); errors.Is(err, ErrNotInCourse) {
+			// Nothing was written. Retrying cannot make the project part
+			// of the course; the next plan queues a task if it joins.
+			w.Logger.WarnContext(ctx, "sync task refused: the project is not in the task's course", "course_id", t.CourseID, "project_id", t.ProjectID)
+		} else if err != nil {
 			w.Logger.WarnContext(ctx, "sync task failed", "project_id", t.ProjectID, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
 }
+
+// parseTask reads one message's task strictly: a message from SQS (or
+// from a local drain, which leaves eventSource empty), a body that is one
+// JSON object of Task's fields, a positive course id, and either a
+// positive project id or plan. The error says what is wrong without
+// quoting the body.
+func parseTask(rec events.SQSMessage) (Task, error) {
+	var t Task
+	if rec.EventSource != "" && rec.EventSource != "aws:sqs" {
+		return t, errors.New("the event is not from SQS (eventSource must be aws:sqs)")
+	}
+	dec := json.NewDecoder(strings.NewReader(rec.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil || dec.More() || !strings.HasPrefix(strings.TrimSpace(rec.Body), "{") {
+		return t, errors.New("body must be one JSON object {course_id, project_id, ...} or {course_id, plan: true} with no other field")
+	}
+	switch {
+	case t.CourseID <= 0:
+		return t, errors.New("course_id must be a positive GitLab group id")
+	case t.Plan && t.ProjectID != 0:
+		return t, errors.New("a plan task names its course only, no project_id")
+	case !t.Plan && t.ProjectID <= 0:
+		return t, errors.New("project_id must be a positive GitLab project id (or plan: true)")
+	}
+	return t, nil
+}
+
+// ErrNotInCourse is Process's error for a task whose project the course
+// does not list (COURSE#<id> / PROJECT#<project id>, written by the plan
+// before it sends the task): nothing is written for it.
+var ErrNotInCourse = errors.New("the project is not in the task's course")
 
 // errOutOfTime stops a task before the deadline; the rest is queued.
 var errOutOfTime = errors.New("deadline near")
@@ -118,12 +167,20 @@ func (w *Worker) stop(ctx context.Context, r *run) bool {
 	return !w.timeLeft(ctx)
 }
 
-// Process runs one task. A 403 or 404 from GitLab (project gone, access
+// Process runs one task. A task whose project the course does not list is
+// refused with ErrNotInCourse before anything is written. A 403 or 404 from GitLab (project gone, access
 // lost) is recorded on the project and the task is done; other errors are
 // recorded and returned so that the message is retried.
 func (w *Worker) Process(ctx context.Context, t Task) error {
 	r := &run{t: t, w: &store.Writer{Store: w.Store}, start: w.Now().UTC()}
 	cpk, ssk := store.CoursePK(t.CourseID), "SYNC#"+itoa(t.ProjectID)
+	// Before any write: the project must be one the course lists.
+	var listed struct{}
+	if err := w.Store.Get(ctx, cpk, store.ProjectSK(t.ProjectID), &listed); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("course %d, project %d: %w", t.CourseID, t.ProjectID, ErrNotInCourse)
+	} else if err != nil {
+		return err
+	}
 	if err := w.Store.Get(ctx, cpk, ssk, &r.state); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

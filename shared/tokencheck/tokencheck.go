@@ -18,25 +18,14 @@ import (
 	"github.com/gitpulse/gitpulse/shared/tokens"
 )
 
-// Event is the scheduled event's input (the schedule's explicit Input).
-type Event struct {
-	Task string `json:"task"`
-}
+// Task is the task name of the token check's schedule input.
+const Task = "token-check"
 
-// ParseEvent validates the raw event: empty or a JSON object whose task,
-// when given, is "token-check".
-func ParseEvent(raw json.RawMessage) (Event, error) {
-	var e Event
-	if len(raw) == 0 || string(raw) == "null" {
-		return e, nil
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return e, gitpulse.Errorf(gitpulse.EINVALID, "event: must be a JSON object such as {\"task\":\"token-check\"} (%s)", err)
-	}
-	if e.Task != "" && e.Task != "token-check" {
-		return e, gitpulse.Errorf(gitpulse.EINVALID, "event: task %q is not \"token-check\"", e.Task)
-	}
-	return e, nil
+// ParseEvent refuses anything but the schedule's own input,
+// {"task":"token-check","source":"gitpulse.schedule"}: no event, null, a
+// foreign source or another task is an EINVALID error naming the event.
+func ParseEvent(raw json.RawMessage) (gitpulse.ScheduleEvent, error) {
+	return gitpulse.ParseScheduleEvent(raw, Task)
 }
 
 // Runner runs the check.
@@ -84,7 +73,8 @@ type Stored struct {
 	Report    string    `dynamodbav:"report"` // TokenSummary as JSON
 }
 
-// Handle is the Lambda handler: it validates the scheduled event and runs
+// Handle is the Lambda handler: it refuses any event but the schedule's
+// input before any work (nothing read, written or published), then runs
 // the check. Repeating it the same day alerts nothing new (see
 // alerts.Notifier), so a retried invocation is safe.
 func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
