@@ -46,7 +46,7 @@ func TestHealthUnderEmulator(t *testing.T) {
 	}
 	keys, _ := json.Marshal([]apikeys.Key{admin})
 
-	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.AWSEnv(t),
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.FunctionEnv(t, "ApiFunction", res),
 		"DATA_TABLE="+res.DataTable,
 		"AUDIT_TABLE="+res.AuditTable,
 		"GITLAB_TOKEN_SECRET_ARN="+res.TokenSecretARN,
@@ -200,7 +200,7 @@ func TestDataRoutesUnderEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := json.Marshal([]apikeys.Key{key})
-	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.AWSEnv(t),
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "api"), append(testenv.FunctionEnv(t, "ApiFunction", sc.Resources),
 		"DATA_TABLE="+sc.Resources.DataTable,
 		"AUDIT_TABLE="+sc.Resources.AuditTable,
 		"SYNC_QUEUE_URL="+sc.Resources.SyncQueueURL,

@@ -28,11 +28,11 @@ func TestSyncUnderEmulator(t *testing.T) {
 	course := s.GenerateCourse(3, sim.CourseSpec{Path: "kpi/se-2026", Teams: 2, StudentsPerTeam: 2, Weeks: 1})
 	res := testenv.Provision(t, cfg, nil)
 	tokens, _ := json.Marshal([]map[string]string{{"name": "teacher", "token": course.TeacherToken, "url": url}})
-	env := append(testenv.AWSEnv(t),
+	env := append([]string{},
 		"DATA_TABLE="+res.DataTable, "AUDIT_TABLE="+res.AuditTable, "SYNC_QUEUE_URL="+res.SyncQueueURL,
 		"GITPULSE_COURSES="+course.Path, "GITLAB_TOKENS="+string(tokens), "GITLAB_REQUESTS_PER_SECOND=500")
-	scheduler := testenv.StartLambda(t, testenv.BuildBootstrap(t, "sync-scheduler"), env)
-	worker := testenv.StartLambda(t, testenv.BuildBootstrap(t, "sync-worker"), env)
+	scheduler := testenv.StartLambda(t, testenv.BuildBootstrap(t, "sync-scheduler"), append(testenv.FunctionEnv(t, "SyncSchedulerFunction", res), env...))
+	worker := testenv.StartLambda(t, testenv.BuildBootstrap(t, "sync-worker"), append(testenv.FunctionEnv(t, "SyncWorkerFunction", res), env...))
 
 	var sum gpsync.Summary
 	raw := scheduler.Invoke(t, testenv.ReadEvent(t, "sync-scheduler-schedule.json"))

@@ -65,7 +65,7 @@ func TestTokenCheckUnderEmulator(t *testing.T) {
 	}
 	tokensJSON, _ := json.Marshal(entries)
 
-	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-check"), append(testenv.AWSEnv(t),
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-check"), append(testenv.FunctionEnv(t, "TokenCheckFunction", res),
 		"DATA_TABLE="+res.DataTable,
 		"AUDIT_TABLE="+res.AuditTable,
 		"ALERT_TOPIC_ARN="+res.AlertTopicARN,

@@ -53,9 +53,10 @@ func runScript(t *testing.T, cli, prefix string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(testenv.RepoRoot(t), "infra", "localstack", "init-gitpulse.sh"))
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
-	cmd.Env = append(env, "AWS_CLI="+cli, "GITPULSE_PREFIX="+prefix, "AWS_ENDPOINT_URL="+testenv.AWSEndpoint(t),
-		"AWS_DEFAULT_REGION="+testenv.Region, "AWS_REGION="+testenv.Region, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	// testenv.AWSEnv: moto's endpoint and the tests' credentials (the
+	// administrator's when moto enforces IAM).
+	cmd.Env = append(append(env, testenv.AWSEnv(t)...), "AWS_CLI="+cli, "GITPULSE_PREFIX="+prefix,
+		"AWS_DEFAULT_REGION="+testenv.Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("init script: %v\n%s", err, out)

@@ -21,8 +21,20 @@ echo "== moto server on port $port"
 endpoint=$(infra/scripts/moto.sh start "$port")
 
 export GITPULSE_TEST_AWS_ENDPOINT="$endpoint"
+
+echo "== IAM enforced on moto; the functions run with their roles from the expanded template"
+read -r GITPULSE_TEST_AWS_ACCESS_KEY_ID GITPULSE_TEST_AWS_SECRET_ACCESS_KEY < <(infra/scripts/moto.sh iam "$port")
+export GITPULSE_TEST_AWS_ACCESS_KEY_ID GITPULSE_TEST_AWS_SECRET_ACCESS_KEY
+mkdir -p .run
+python3 infra/templatecheck/expand.py template.yaml > .run/template.expanded.json
+export GITPULSE_TEST_EXPANDED_TEMPLATE="$PWD/.run/template.expanded.json"
+export GITPULSE_TEST_IAM_USES="$PWD/.run/iam-uses"
+rm -rf "$GITPULSE_TEST_IAM_USES" && mkdir -p "$GITPULSE_TEST_IAM_USES"
 export GITPULSE_TEST_RIE="$PWD/bin/aws-lambda-rie"
 export GITPULSE_TEST_REQUIRE=1 # integration tests fail, not skip, when their services are missing
 
 echo "== go test"
 go test -count=1 -timeout 10m ${GOTESTFLAGS:-} ./...
+
+echo "== every granted call made by some test under IAM"
+GITPULSE_TEST_IAM_USES_DONE=1 go test -count=1 -run '^TestEveryUseIsExercised$' -v ./infra/templatecheck/ | grep -v '^=== RUN'

@@ -45,7 +45,12 @@ func SyncCourse(tb testing.TB, spec sim.CourseSpec) *SyncedCourse {
 	tb.Helper()
 	cfg := AWSConfig(tb)
 	s, url := Sim(tb)
-	sc, err := SyncCourseWith(context.Background(), cfg, s, url, Prefix(tb), spec)
+	// The scheduler and the worker call moto with their own roles (when
+	// IAM is enforced); the test reads and writes as the administrator.
+	roles := func(res provision.Resources) (aws.Config, aws.Config) {
+		return FunctionConfig(tb, "SyncSchedulerFunction", res), FunctionConfig(tb, "SyncWorkerFunction", res)
+	}
+	sc, err := syncCourse(context.Background(), cfg, s, url, Prefix(tb), spec, roles)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -58,6 +63,12 @@ func SyncCourse(tb testing.TB, spec sim.CourseSpec) *SyncedCourse {
 // runs sharing a moto server never mix). It generates the course on s,
 // provisions the resources, schedules the course and drains the queue.
 func SyncCourseWith(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, prefix string, spec sim.CourseSpec) (*SyncedCourse, error) {
+	return syncCourse(ctx, cfg, s, simURL, prefix, spec, nil)
+}
+
+// syncCourse is SyncCourseWith; roles, when set, gives the AWS
+// configurations the scheduler and the worker run with.
+func syncCourse(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, prefix string, spec sim.CourseSpec, roles func(provision.Resources) (aws.Config, aws.Config)) (*SyncedCourse, error) {
 	if spec.Start.IsZero() {
 		spec.Start = time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -7*max(spec.Weeks, 1))
 	}
@@ -84,8 +95,17 @@ func SyncCourseWith(ctx context.Context, cfg aws.Config, s *sim.Sim, simURL, pre
 		Attributes: map[string]string{"VisibilityTimeout": "0"}}); err != nil {
 		return nil, fmt.Errorf("sync queue attributes: %w", err)
 	}
-	sc.Scheduler = &gpsync.Scheduler{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
-	sc.Worker = &gpsync.Worker{GitLab: client, Store: sc.Store, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now, Planner: sc.Scheduler}
+	schedStore, schedQueue, workerStore, workerQueue := sc.Store, q, sc.Store, q
+	if roles != nil {
+		sCfg, wCfg := roles(res)
+		schedStore, schedQueue = store.Store{DB: dynamodb.NewFromConfig(sCfg), Table: res.DataTable}, sqs.NewFromConfig(sCfg)
+		workerStore, workerQueue = store.Store{DB: dynamodb.NewFromConfig(wCfg), Table: res.DataTable}, sqs.NewFromConfig(wCfg)
+	}
+	sc.Scheduler = &gpsync.Scheduler{GitLab: client, Store: schedStore, Queue: schedQueue, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
+	// The worker plans a course for a plan task with the scheduler's code
+	// but the worker's role.
+	planner := &gpsync.Scheduler{GitLab: client, Store: workerStore, Queue: workerQueue, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
+	sc.Worker = &gpsync.Worker{GitLab: client, Store: workerStore, Queue: workerQueue, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now, Planner: planner}
 	if _, err := sc.Scheduler.Run(ctx, []string{course.Path}); err != nil {
 		return nil, fmt.Errorf("schedule %s: %w", course.Path, err)
 	}

@@ -56,7 +56,7 @@ func AWSConfig(tb testing.TB) aws.Config {
 	endpoint := AWSEndpoint(tb)
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
 		awsconfig.WithRegion(Region),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(adminKey())),
 		awsconfig.WithBaseEndpoint(endpoint),
 	)
 	if err != nil {
@@ -68,12 +68,25 @@ func AWSConfig(tb testing.TB) aws.Config {
 // AWSEnv returns the environment a Lambda process needs to reach moto.
 func AWSEnv(tb testing.TB) []string {
 	tb.Helper()
+	id, secret, _ := adminKey()
 	return []string{
 		"AWS_ENDPOINT_URL=" + AWSEndpoint(tb),
 		"AWS_REGION=" + Region,
-		"AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_ACCESS_KEY_ID=" + id,
+		"AWS_SECRET_ACCESS_KEY=" + secret,
 	}
+}
+
+// adminKey returns the credentials tests set up and inspect moto with:
+// GITPULSE_TEST_AWS_ACCESS_KEY_ID and GITPULSE_TEST_AWS_SECRET_ACCESS_KEY
+// when moto enforces IAM (make test creates an administrator user for
+// them, see infra/scripts/moto.sh), else moto's usual "test".
+func adminKey() (id, secret, session string) {
+	id, secret = os.Getenv("GITPULSE_TEST_AWS_ACCESS_KEY_ID"), os.Getenv("GITPULSE_TEST_AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return "test", "test", ""
+	}
+	return id, secret, ""
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -127,7 +127,8 @@ var ErrCourseExists = gitpulse.Errorf(gitpulse.ECONFLICT, "the group is already 
 
 // Add resolves ref (a group id or full path) on GitLab, lists its teams
 // (subgroups; projects directly in the group become teams at the first
-// sync), and records the course and its teams; the next scheduling syncs
+// sync), and records the course (the teams are stored by its first sync,
+// which the API queues); the next scheduling syncs
 // it. A
 // group GitLab does not show the token is an ENOTFOUND error; a group
 // already recorded is ErrCourseExists (nothing is written).
@@ -151,15 +152,14 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 		return gitpulse.Course{}, nil, err
 	}
 	course := gitpulse.Course{ID: g.ID, Path: g.FullPath, Name: g.Name, WebURL: g.WebURL, Source: "api", AddedAt: s.Now().UTC()}
-	w := &store.Writer{Store: s.Store}
-	_, teams, err := listTeams(ctx, api, g.ID, w)
+	// The teams are listed for the answer, not stored: the course's first
+	// sync (queued by the API right after) stores them. So the internet-
+	// facing API writes nothing but the COURSES partition (its IAM role
+	// allows no more; see template.yaml).
+	_, teams, err := listTeams(ctx, api, g.ID, nil)
 	if err != nil {
 		return course, nil, fmt.Errorf("list teams of %s: %w", g.FullPath, err)
 	}
-	if err := w.Flush(ctx); err != nil {
-		return course, nil, err
-	}
-	// The course record last: a course is listed only with its teams.
 	if err := s.Store.Put(ctx, store.Item{PK: "COURSES", SK: store.CourseSK(g.ID), Kind: "course", Value: course}); err != nil {
 		return course, nil, err
 	}
@@ -167,7 +167,7 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 }
 
 // listTeams lists the course group's descendant groups, the teams, and
-// puts a team item for each into w. (A project directly in the course
+// puts a team item for each into w (none when w is nil). (A project directly in the course
 // group is a team of its own; the project listing adds those.)
 func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Writer) (map[int64]*gl.Group, []gitpulse.Team, error) {
 	groups := map[int64]*gl.Group{}
@@ -178,6 +178,9 @@ func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Wri
 			groups[g.ID] = g
 			t := gitpulse.Team{ID: "g" + itoa(g.ID), CourseID: courseID, Name: g.Name, FullPath: g.FullPath}
 			teams = append(teams, t)
+			if w == nil {
+				continue
+			}
 			if err := w.Put(ctx, store.Item{PK: store.CoursePK(courseID), SK: TeamSK(t.ID), Kind: "team", Value: t}); err != nil {
 				return resp, err
 			}

@@ -67,8 +67,11 @@ func newHarness(t *testing.T, spec sim.CourseSpec) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.sched = &gpsync.Scheduler{GitLab: client, Store: h.store, Queue: h.sqs, QueueURL: h.queue, Logger: logger, Now: time.Now}
-	h.worker = &gpsync.Worker{GitLab: client, Store: h.store, Queue: h.sqs, QueueURL: h.queue, Logger: logger, Now: time.Now, Margin: time.Second}
+	// The scheduler and the worker run with their own roles (IAM enforced
+	// under make test); the test reads as the administrator.
+	sCfg, wCfg := testenv.FunctionConfig(t, "SyncSchedulerFunction", res), testenv.FunctionConfig(t, "SyncWorkerFunction", res)
+	h.sched = &gpsync.Scheduler{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(sCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(sCfg), QueueURL: h.queue, Logger: logger, Now: time.Now}
+	h.worker = &gpsync.Worker{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(wCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(wCfg), QueueURL: h.queue, Logger: logger, Now: time.Now, Margin: time.Second}
 	return h
 }
 
