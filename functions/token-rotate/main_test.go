@@ -115,8 +115,9 @@ func TestFinishFirstIsRefusedUnderEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: old.Value, TokenID: old.ID, GitLabURL: url})
-	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-rotate"), append(testenv.AWSEnv(t),
+	fn := testenv.StartLambda(t, testenv.BuildBootstrap(t, "token-rotate"), append(testenv.FunctionEnv(t, "TokenRotateFunction", res),
 		"AUDIT_TABLE="+res.AuditTable,
+		"DATA_TABLE="+res.DataTable,
 		"ALERT_TOPIC_ARN="+res.AlertTopicARN,
 		"GITLAB_TOKEN_SECRET_ARN="+res.TokenSecretARN,
 	))

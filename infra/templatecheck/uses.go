@@ -30,6 +30,10 @@ var (
 	tokenCheckKeys   = []string{"TOKENS", "ALERT#*"}
 )
 
+// brokenCurrentOnly is why the token check's version listing is not
+// exercised under IAM.
+const brokenCurrentOnly = "only a missing or malformed AWSCURRENT makes the provider list versions; shared/secrets' and shared/rotation's tests cover it in-process"
+
 // tokenFromEnv is why the sync functions' secret read is not exercised.
 const tokenFromEnv = "the sync tests give the token directly (GITLAB_TOKENS); the secret read is shared/secrets' code, exercised under the api's and token-check's roles"
 
@@ -55,12 +59,15 @@ var Uses = map[string][]Use{
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${AuditTable.Arn}", Why: "audit.Writer: every request"},
 		Use{Action: "dynamodb:Query", Resource: "${AuditTable.Arn}", Why: "GET /audit: audit.Find"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the GitLab token: health, POST /courses' group lookup"},
+		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider.Fallbacks: a refused token's newer versions (health with a revoked token)"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${ApiKeysSecretArn}", Why: "apikeys.SecretSource: the API key hashes"},
 		Use{Action: "sqs:SendMessage", Resource: "${SyncQueue.Arn}", Why: "POST /courses, POST /courses/{id}/sync: a plan task"},
 	),
 	"TokenCheckFunction": append(logs("TokenCheckFunctionLogGroup"),
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the token checked"},
 		Use{Action: "secretsmanager:DescribeSecret", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Store.Rotation: rotation settings"},
+		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider.Token: another version when AWSCURRENT is missing or malformed",
+			Untested: brokenCurrentOnly},
 		Use{Action: "sns:Publish", Resource: "${AlertTopic}", Why: "alerts.Notifier"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Keys: alertStateKeys, Why: "alerts.Notifier.load: what was alerted"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${DataTable.Arn}", Keys: tokenCheckKeys, Why: "token reports (TOKENS) and alert state (ALERT#...)"},
@@ -70,14 +77,18 @@ var Uses = map[string][]Use{
 		Use{Action: "secretsmanager:DescribeSecret", Resource: "${GitLabTokenSecretArn}", Why: "every rotation step starts with it"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "AWSCURRENT and AWSPENDING"},
 		Use{Action: "secretsmanager:PutSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "createSecret: AWSPENDING"},
-		Use{Action: "secretsmanager:UpdateSecretVersionStage", Resource: "${GitLabTokenSecretArn}", Why: "finishSecret"},
+		Use{Action: "secretsmanager:UpdateSecretVersionStage", Resource: "${GitLabTokenSecretArn}", Why: "finishSecret; createSecret's repair of broken labels"},
+		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "createSecret's repair: the newest version whose token works (rotation.working)",
+			Untested: "the repairs run in shared/rotation's scenarios test, in-process as the administrator; the emulator tests start from a working AWSCURRENT"},
+		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: []string{"ALERT#ROTATION#*"}, Why: "alerts.RotationAlerter.claim: rotation alerts' de-duplication"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${AdminSecretArn}", Why: "admin strategy: the token that creates tokens",
 			Untested: "the admin strategy runs in shared/rotation's tests, in-process as the administrator; the emulator tests rotate with the self strategy"},
-		Use{Action: "sns:Publish", Resource: "${AlertTopic}", Why: "alerts.RotationAlerter: a failed step"},
+		Use{Action: "sns:Publish", Resource: "${AlertTopic}", Why: "alerts.RotationAlerter: a failed or refused step, a repair"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${AuditTable.Arn}", Why: "audit.Writer: every GitLab call"},
 	),
 	"SyncSchedulerFunction": append(logs("SyncSchedulerFunctionLogGroup"),
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the GitLab token", Untested: tokenFromEnv},
+		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider: readers' fallback", Untested: tokenFromEnv},
 		Use{Action: "dynamodb:GetItem", Resource: "${DataTable.Arn}", Why: "course records and state"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Why: "a course's projects"},
 		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "course record and state"},
@@ -93,6 +104,7 @@ var Uses = map[string][]Use{
 			Untested: "only a task that reaches its deadline hands the rest back; a test under IAM reaches one only on a slow run"},
 		Use{Action: "sqs:SendMessageBatch", Resource: "${SyncQueue.Arn}", Why: "a plan task's project tasks (the scheduler run in the worker)"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the GitLab token", Untested: tokenFromEnv},
+		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider: readers' fallback", Untested: tokenFromEnv},
 		Use{Action: "dynamodb:GetItem", Resource: "${DataTable.Arn}", Why: "cursors, records"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Why: "a project's items (aggregate, read model)"},
 		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "state, records"},
