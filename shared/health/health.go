@@ -140,7 +140,16 @@ type Token struct {
 	// Serving, when set, tells where the provider's token comes from
 	// (secrets.Provider.Serving).
 	Serving func() string
+	// Rotating, when set, tells whether a rotation is open and since when
+	// (secrets.Provider.Rotating).
+	Rotating func() (time.Time, bool)
 }
+
+// RotationWindow is how long after a rotation opened a refused token is
+// read as the rotation's window (the self strategy revokes the old token
+// a moment before the new one reaches AWSPENDING): degraded, not failing.
+// A rotation open longer with no working token is an outage.
+const RotationWindow = 2 * time.Minute
 
 // Checker runs the checks. GitLab results are cached for CacheTTL (failures
 // for at most FailureTTL) so that a load of health calls does not become a
@@ -316,10 +325,31 @@ func (c *Checker) checkToken(ctx context.Context, tok Token) Check {
 		ch.Status, ch.Short = StatusDegraded, "GitLab did not answer"
 		ch.Reason = "gitlab token: " + f.Message + ": the data routes serve what sync stored; sync resumes when GitLab answers"
 	default:
+		if since, open := rotating(tok); open && refused(f) && c.Now().Sub(since) < RotationWindow {
+			ch.Status, ch.Short = StatusDegraded, "rotation in progress: waiting for the new token"
+			ch.Reason = "gitlab token: " + f.Message + " while a rotation of " + where(tok.Source) + " is open (since " + since.UTC().Format(time.RFC3339) +
+				"): its new token is on the way to AWSPENDING. It fails if no token works " + RotationWindow.String() + " after the rotation opened"
+			return ch
+		}
 		ch.Status, ch.Short = StatusFail, short(f)
 		ch.Reason = "gitlab token: " + advice(f, tok.Source)
 	}
 	return ch
+}
+
+func rotating(tok Token) (time.Time, bool) {
+	if tok.Rotating == nil {
+		return time.Time{}, false
+	}
+	return tok.Rotating()
+}
+
+func refused(f *gitlab.Failure) bool {
+	switch f.Kind {
+	case gitlab.FailTokenExpired, gitlab.FailTokenRevoked, gitlab.FailUnauthorized:
+		return true
+	}
+	return false
 }
 
 // short says a failing token's problem without naming anything.

@@ -409,3 +409,29 @@ func TestCheckTokenUnreadable(t *testing.T) {
 		t.Errorf("gitlab:primary: got %+v, want ok", r.Checks["gitlab:primary"])
 	}
 }
+
+// TestRefusedTokenDuringARotationWindow: a refused token while a rotation
+// opened a moment ago is the rotation's window (degraded); the same long
+// after the rotation opened is an outage (failing).
+func TestRefusedTokenDuringARotationWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opened time.Duration
+		want   string
+	}{
+		{"rotation opened 10 s ago", 10 * time.Second, health.StatusDegraded},
+		{"rotation opened 3 min ago", 3 * time.Minute, health.StatusFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, sim.TokenSpec{})
+			opened := f.clock.Now().Add(-tc.opened)
+			f.checker.Tokens[0].Rotating = func() (time.Time, bool) { return opened, true }
+			if err := f.sim.RevokeToken(f.token.ID); err != nil {
+				t.Fatal(err)
+			}
+			if r := f.check(t); r.Status != tc.want {
+				t.Errorf("got %q (%s), want %q", r.Status, r.Summary(), tc.want)
+			}
+		})
+	}
+}

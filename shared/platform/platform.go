@@ -226,6 +226,9 @@ func (p *Platform) HealthChecker() *health.Checker {
 		if s, ok := t.Provider.(interface{ Serving() string }); ok {
 			ht.Serving = s.Serving
 		}
+		if s, ok := t.Provider.(interface{ Rotating() (time.Time, bool) }); ok {
+			ht.Rotating = s.Rotating
+		}
 		checker.Tokens = append(checker.Tokens, ht)
 	}
 	return checker

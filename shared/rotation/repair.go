@@ -53,7 +53,7 @@ func (r *Rotator) working(ctx context.Context, ev events.SecretsManagerSecretRot
 		return secrets.TokenSecret{}, nil, fail("read AWSCURRENT", "check the function may call GetSecretValue; Secrets Manager retries the rotation", err)
 	}
 
-	cands, _, errs := r.store().Candidates(ctx, ev.SecretID)
+	cands, _, _, errs := r.store().Candidates(ctx, ev.SecretID)
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Created.After(cands[j].Created) })
 	tried := []string{found}
 	for _, c := range cands {

@@ -55,9 +55,10 @@ type Provider struct {
 	found map[string]string
 	// scanOpen is whether the last full read of the versions (at scanned)
 	// saw a rotation in progress; wait is RotationOpen's answer.
-	scanOpen bool
-	scanned  time.Time
-	wait     bool
+	scanOpen  bool
+	scanned   time.Time
+	wait      bool
+	openSince time.Time
 }
 
 // rescanAfter is how long after a full read of the versions, while a
@@ -83,7 +84,7 @@ func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
 			case notFoundOrInvalid(err):
 				p.broken, p.fetched = true, p.now()
 				if p.pinned == nil {
-					cands, _, _ := p.store.Candidates(ctx, p.arn)
+					cands, _, _, _ := p.store.Candidates(ctx, p.arn)
 					if len(cands) == 0 {
 						return gitpulse.Token{}, err
 					}
@@ -150,8 +151,8 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 		p.found[v.Token.Hash()] = StagePending
 		return []gitpulse.Token{v.Token}, nil
 	}
-	cands, open, errs := p.store.Candidates(ctx, p.arn)
-	p.scanOpen, p.wait, p.scanned = open, open, p.now()
+	cands, open, since, errs := p.store.Candidates(ctx, p.arn)
+	p.scanOpen, p.wait, p.scanned, p.openSince = open, open, p.now(), since
 	p.found = map[string]string{}
 	var out []gitpulse.Token
 	for _, c := range cands {
@@ -224,6 +225,15 @@ func (p *Provider) RotationOpen() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.wait
+}
+
+// Rotating reports whether the last full read of the versions saw a
+// rotation in progress, and since when (its AWSPENDING version's
+// creation): health tells a rotation's brief window from an outage.
+func (p *Provider) Rotating() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.openSince, p.scanOpen
 }
 
 // Describe names the provider's source for logs and health output.

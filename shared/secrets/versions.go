@@ -106,8 +106,9 @@ const maxUnlabelled = 20
 // one candidate. Versions that cannot be read or parsed are skipped;
 // errors other than "missing" or "malformed" are returned beside what
 // could be read. open reports a rotation in progress (AWSPENDING on a
-// version that is not AWSCURRENT, even one with no value yet).
-func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, open bool, errs []error) {
+// version that is not AWSCURRENT, even one with no value yet), opened at
+// openSince (that version's creation).
+func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, open bool, openSince time.Time, errs []error) {
 	var out []Candidate
 	seen := map[string]bool{}
 	add := func(c Candidate) {
@@ -125,7 +126,9 @@ func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, o
 	created := map[string]time.Time{}
 	for _, v := range versions {
 		created[v.ID] = v.Created
-		open = open || (v.Has(StagePending) && !v.Has(StageCurrent))
+		if v.Has(StagePending) && !v.Has(StageCurrent) {
+			open, openSince = true, v.Created
+		}
 	}
 	var currentCreated *time.Time
 	for _, stage := range []string{StageCurrent, StagePending, StagePrevious} {
@@ -163,7 +166,7 @@ func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, o
 	for _, c := range unlabelled {
 		add(c)
 	}
-	return out, open, errs
+	return out, open, openSince, errs
 }
 
 func newCandidate(v SecretVersion, stage string, created time.Time) Candidate {
