@@ -71,13 +71,14 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 }
 
 // fallbackRounds and fallbackPause bound the wait for a rotation's new
-// token to appear: about three seconds. A self rotation's rotate call
-// revokes the old token before its answer is written to AWSPENDING; on a
-// loaded machine (the rotation scenarios test, six rotations against one
-// moto server) that write took longer than the one second this was at
-// first, and readers failed in between.
+// token to appear: about five seconds, and only while a rotation is open
+// (the provider's RotationOpen). A self rotation's rotate call revokes the
+// old token before its answer is written to AWSPENDING; on a loaded
+// machine (make test: six rotations and the whole suite against one moto
+// server) that write took over a second, and readers waiting one second,
+// as they did at first, failed in between.
 const (
-	fallbackRounds = 12
+	fallbackRounds = 20
 	fallbackPause  = 250 * time.Millisecond
 )
 
