@@ -2,13 +2,16 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,7 +102,8 @@ func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	// Both the invoke endpoint and the Runtime API the bootstrap polls get
 	// free ports, so functions can run side by side (the Runtime API
 	// defaults to 9001 for every emulator).
-	addr, runtimeAddr := freeAddr(tb), freeAddr(tb)
+	addrs := FreeAddrs(tb, 2)
+	addr, runtimeAddr := addrs[0], addrs[1]
 	out := &Output{}
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}, env...)
@@ -130,20 +134,66 @@ func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	return &Lambda{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", Output: out}
 }
 
-func freeAddr(tb testing.TB) string {
+// FreeAddrs returns n distinct free loopback addresses for servers a test
+// starts. The ports are drawn at random from below the kernel's ephemeral
+// range: a port from inside it (what listening on port 0 hands out) can be
+// taken as the source port of any outgoing connection between the pick and
+// the server's own bind. Each is checked by listening on it, and all are
+// held until all are picked.
+func FreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 11000 {
+				low = v
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	var addrs []string
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries == 10000 {
+			tb.Fatalf("no free loopback port below %d", low)
+		}
+		port := 10000 + mrand.IntN(low-10000)
+		if port == 5050 || port == 8000 || port == 8929 {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken (or picked already: it is still held)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
 }
 
-// Invoke sends event and returns the function's response payload.
+// TraceHeader returns a new X-Ray trace header in the form Lambda hands
+// every invocation (`Root=1-<epoch hex>-<96 random bits>;Parent=<64
+// bits>;Sampled=0`). The emulator passes an invoke request's
+// X-Amzn-Trace-Id on to the function as Lambda-Runtime-Trace-Id, which
+// aws-lambda-go puts in _X_AMZN_TRACE_ID; without one that variable is set
+// but empty, the AWS SDK then sends an empty X-Amzn-Trace-Id, and SNS
+// (LocalStack, like AWS) rejects a publish whose AWSTraceHeader is empty.
+// Real Lambda never leaves it empty.
+func TraceHeader(now time.Time) string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("Root=1-%08x-%x;Parent=%x;Sampled=0", now.Unix(), b[:12], b[12:])
+}
+
+// Invoke sends event with a fresh trace header, as Lambda does, and
+// returns the function's response payload.
 func (l *Lambda) Invoke(tb testing.TB, event []byte) []byte {
 	tb.Helper()
-	resp, err := http.Post(l.URL, "application/json", bytes.NewReader(event))
+	req, err := http.NewRequest(http.MethodPost, l.URL, bytes.NewReader(event))
+	if err != nil {
+		tb.Fatalf("invoke: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amzn-Trace-Id", TraceHeader(time.Now()))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatalf("invoke: %v\n%s", err, l.Output.String())
 	}
