@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,66 +24,27 @@ func TestInterruptStopsEverything(t *testing.T) {
 		t.Skip("needs moto server (run through make test)")
 	}
 	root := testenv.RepoRoot(t)
-	bin := filepath.Join(t.TempDir(), "localrun")
-	build := exec.Command("go", "build", "-o", bin, "./infra/localrun")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build localrun: %v\n%s", err, out)
-	}
 	for _, phase := range []struct{ name, after, before string }{
 		{"provisioning", "GitLab: simulator at", "Provisioned:"},
 		{"first sync", " tasks done, ", "Sync: done"}, // the progress line, printed per task
 		{"serving", "GitPulse is ready", ""},
 	} {
 		t.Run(phase.name, func(t *testing.T) {
-			interruptAfter(t, root, bin, phase.after, phase.before)
+			interruptAfter(t, root, phase.after, phase.before)
 		})
 	}
 }
 
 // interruptAfter sends Ctrl-C once marker is in the output, and fails when
 // before (the end of the phase) is there by then too.
-func interruptAfter(t *testing.T, root, bin, marker, before string) {
-	addrs := testenv.FreeAddrs(t, 3)
-	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
-	api, simPort, motoPort := port(addrs[0]), port(addrs[1]), port(addrs[2])
-	out := &testenv.Output{}
-	cmd := exec.Command(bin)
-	cmd.Dir = root
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_ENDPOINT_URL") && !strings.HasPrefix(kv, "GITLAB_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "PORT="+api, "SIM_PORT="+simPort, "MOTO_PORT="+motoPort,
-		"GITPULSE_RUN_DIR="+t.TempDir(), "GITPULSE_PREFIX=t-interrupt-"+motoPort,
-		// A gentle GitLab rate, so the first sync takes a few seconds
-		// and the interrupt lands in its middle.
-		"GITLAB_REQUESTS_PER_SECOND=30")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+func interruptAfter(t *testing.T, root, marker, before string) {
+	// A gentle GitLab rate, so the first sync takes a few seconds and the
+	// interrupt lands in its middle.
+	lr := testenv.StartLocalRun(t, "GITLAB_REQUESTS_PER_SECOND=30")
+	cmd, out, exited := lr.Cmd, lr.Out, lr.Exited
+	api, simPort, motoPort := lr.APIPort, lr.SimPort, lr.Moto
 	motoPidFile := filepath.Join(root, ".run", "moto-"+motoPort+".pid")
-	t.Cleanup(func() { // whatever the test found, leave nothing behind
-		_ = cmd.Process.Kill()
-		_, _ = exec.Command(filepath.Join(root, "infra", "scripts", "moto.sh"), "stop", motoPort).CombinedOutput()
-	})
-
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(out.String(), marker) {
-		select {
-		case err := <-exited:
-			t.Fatalf("localrun exited (%v) before %q:\n%s", err, marker, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within 90 s:\n%s", marker, out.String())
-		}
-	}
+	lr.WaitFor(t, marker)
 	b, err := os.ReadFile(motoPidFile)
 	if err != nil {
 		t.Fatalf("moto's pid file: %v\n%s", err, out.String())

@@ -178,7 +178,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	courseID, projectID := firstCourse(ctx, p)
-	if err := writeEnvFile(map[string]string{"API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
+	if err := writeEnvFile(map[string]string{"API_URL": "http://127.0.0.1:" + port, "API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
 		return err
 	}
 	// As the Lambda wrapper does per invocation, flush the audit after
