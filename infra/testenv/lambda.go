@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -95,18 +94,28 @@ type Lambda struct {
 }
 
 // StartLambda runs bootstrap under the Runtime Interface Emulator with
-// exactly env (plus PATH and HOME) and stops it when the test ends.
+// exactly env (plus PATH and HOME) and stops it when the test ends. The
+// bootstrap runs behind infra/lambdatrace, which gives every invocation a
+// trace header (_X_AMZN_TRACE_ID) as Lambda does; the emulator alone
+// leaves it empty.
 func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	tb.Helper()
 	rie := need(tb, "GITPULSE_TEST_RIE", "the Runtime Interface Emulator (make rie)")
+	tracer := filepath.Join(tb.TempDir(), "lambdatrace")
+	build := exec.Command("go", "build", "-trimpath", "-o", tracer, "./infra/lambdatrace")
+	build.Dir = RepoRoot(tb)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("build lambdatrace: %v\n%s", err, b)
+	}
 	// Both the invoke endpoint and the Runtime API the bootstrap polls get
 	// free ports, so functions can run side by side (the Runtime API
 	// defaults to 9001 for every emulator).
 	addrs := FreeAddrs(tb, 2)
 	addr, runtimeAddr := addrs[0], addrs[1]
 	out := &Output{}
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}, env...)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, tracer)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "LAMBDATRACE_BOOTSTRAP=" + bootstrap}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -169,22 +178,7 @@ func FreeAddrs(tb testing.TB, n int) []string {
 	return addrs
 }
 
-// TraceHeader returns a new X-Ray trace header in the form Lambda hands
-// every invocation (`Root=1-<epoch hex>-<96 random bits>;Parent=<64
-// bits>;Sampled=0`). The emulator passes an invoke request's
-// X-Amzn-Trace-Id on to the function as Lambda-Runtime-Trace-Id, which
-// aws-lambda-go puts in _X_AMZN_TRACE_ID; without one that variable is set
-// but empty, the AWS SDK then sends an empty X-Amzn-Trace-Id, and SNS
-// (LocalStack, like AWS) rejects a publish whose AWSTraceHeader is empty.
-// Real Lambda never leaves it empty.
-func TraceHeader(now time.Time) string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("Root=1-%08x-%x;Parent=%x;Sampled=0", now.Unix(), b[:12], b[12:])
-}
-
-// Invoke sends event with a fresh trace header, as Lambda does, and
-// returns the function's response payload.
+// Invoke sends event and returns the function's response payload.
 func (l *Lambda) Invoke(tb testing.TB, event []byte) []byte {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodPost, l.URL, bytes.NewReader(event))
@@ -192,7 +186,6 @@ func (l *Lambda) Invoke(tb testing.TB, event []byte) []byte {
 		tb.Fatalf("invoke: %v", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amzn-Trace-Id", TraceHeader(time.Now()))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatalf("invoke: %v\n%s", err, l.Output.String())
