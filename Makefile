@@ -18,7 +18,7 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test run invoke-% build-% clean fmt api-key fuzz-api
+.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,12 @@ lint: ## gofmt, go vet and cfn-lint.
 
 test: ## Unit, integration (moto server, GitLab simulator) and end-to-end (Runtime Interface Emulator) tests, plus lint.
 	infra/scripts/test.sh
+
+sam-check: ## SAM CLI (pinned; installed into .venv/sam when missing): sam validate --lint, sam validate per samconfig environment, sam build for arm64 (.aws-sam/build) and this machine (.aws-sam/build-host).
+	infra/scripts/sam.sh check
+
+smoke: ## Check a running GitPulse through its public API, one PASS/FAIL line per check: the `make run` stack (.run/local.env), or API_URL=https://... API_KEY=<admin key> for a deployed one.
+	@go run ./infra/smoke $(ARGS)
 
 run: ## Run GitPulse locally: moto server, the GitLab simulator and the API on 127.0.0.1:PORT (default 8000).
 	@go build -o bin/localrun ./infra/localrun && bin/localrun

@@ -16,6 +16,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C stops everything in order (a few seconds at most);
+	// a second one ends the process at once.
+	go func() { <-ctx.Done(); stop() }()
 	if err := run(ctx, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gitpulse:", err)
 		os.Exit(1)

@@ -28,10 +28,12 @@ import (
 	"github.com/gitpulse/gitpulse/shared/store"
 )
 
-const (
-	stateDir = ".run"
-	pidFile  = stateDir + "/localrun.pid"
-	envFile  = stateDir + "/local.env"
+// The state folder (.run; GITPULSE_RUN_DIR moves it, for tests) holds the
+// lock of the running stack and the environment `make invoke-*` reads.
+var (
+	stateDir = envOr("GITPULSE_RUN_DIR", ".run")
+	pidFile  = filepath.Join(stateDir, "localrun.pid")
+	envFile  = filepath.Join(stateDir, "local.env")
 )
 
 func envOr(name, def string) string {
@@ -70,11 +72,13 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		fmt.Fprintf(out, "AWS: using %s\n", endpoint)
 	} else {
 		motoPort := envOr("MOTO_PORT", "5050")
-		endpoint, err := script("start", motoPort)
+		// Stopping is safe before moto answers (or if it never does):
+		// an interrupt during the start still stops what was started.
+		cleanups = append(cleanups, func() { _, _ = script(context.Background(), "stop", motoPort) })
+		endpoint, err := script(ctx, "start", motoPort)
 		if err != nil {
 			return fmt.Errorf("start moto server: %w", err)
 		}
-		cleanups = append(cleanups, func() { _, _ = script("stop", motoPort) })
 		os.Setenv("AWS_ENDPOINT_URL", endpoint)
 		fmt.Fprintf(out, "AWS: moto server at %s\n", endpoint)
 	}
@@ -174,7 +178,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	courseID, projectID := firstCourse(ctx, p)
-	if err := writeEnvFile(map[string]string{"API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
+	if err := writeEnvFile(map[string]string{"API_URL": "http://127.0.0.1:" + port, "API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
 		return err
 	}
 	// As the Lambda wrapper does per invocation, flush the audit after
@@ -275,10 +279,13 @@ func startSim(port string) (string, sim.Token, string, func(), error) {
 	return "http://" + ln.Addr().String(), tok, course.Path, func() { _ = srv.Close() }, nil
 }
 
-// script runs infra/scripts/moto.sh and returns what it printed.
-func script(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join("infra", "scripts", "moto.sh"), args...)
+// script runs infra/scripts/moto.sh and returns what it printed; ctx's
+// end stops the script (an interrupted start leaves its pid file, so the
+// stop that follows still finds the server).
+func script(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join("infra", "scripts", "moto.sh"), args...)
 	cmd.Stderr = os.Stderr
+	cmd.WaitDelay = time.Second
 	b, err := cmd.Output()
 	return strings.TrimSpace(string(b)), err
 }

@@ -27,18 +27,42 @@ source .run/local.env
 out=bin/host/$fn
 mkdir -p "$out"
 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$out/bootstrap" "./functions/$fn"
+# The emulator runs the function behind infra/lambdatrace, which gives every
+# invocation a trace header as Lambda does: the emulator alone leaves
+# _X_AMZN_TRACE_ID empty, the SDK then sends an empty trace header, and SNS
+# (LocalStack, as AWS would) drops a publish whose AWSTraceHeader is empty.
+CGO_ENABLED=0 go build -trimpath -o bin/host/lambdatrace ./infra/lambdatrace
 
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free); runtime_port=$(free)
+# shellcheck source=infra/scripts/ports.sh
+source infra/scripts/ports.sh
 log=.run/invoke-$fn.log
-AWS_LAMBDA_FUNCTION_TIMEOUT=${TIMEOUT:-30} AWS_LAMBDA_FUNCTION_NAME=$fn \
-  bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$runtime_port" "$out/bootstrap" >"$log" 2>&1 &
-rie=$!
-trap 'kill $rie 2>/dev/null; wait $rie 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-  sleep 0.05
+rie=""
+trap '[ -n "$rie" ] && { kill $rie 2>/dev/null; wait $rie 2>/dev/null || true; }' EXIT
+# Two distinct ports outside the ephemeral range (see ports.sh); should
+# another program still take one first, the emulator exits "address
+# already in use" and the invoke starts again on two new ports.
+for attempt in 1 2 3 4 5; do
+  ports=$(free_ports 2)
+  port=${ports%$'\n'*} runtime_port=${ports#*$'\n'}
+  AWS_LAMBDA_FUNCTION_TIMEOUT=${TIMEOUT:-30} AWS_LAMBDA_FUNCTION_NAME=$fn LAMBDATRACE_BOOTSTRAP=$out/bootstrap \
+    bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$port" --runtime-api-address "127.0.0.1:$runtime_port" bin/host/lambdatrace >"$log" 2>&1 &
+  rie=$!
+  up=""
+  for _ in $(seq 1 200); do
+    if (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null; then up=1; break; fi
+    kill -0 "$rie" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$up" ] && break
+  wait "$rie" 2>/dev/null || true
+  rie=""
+  if grep -q 'address already in use' "$log"; then
+    echo "port $port or $runtime_port was taken meanwhile (attempt $attempt): $(grep -m1 "address already in use" "$log"); picking two others" >&2
+    continue
+  fi
+  echo "the emulator did not start; its log ($log):" >&2; cat "$log" >&2; exit 1
 done
+[ -n "$rie" ] || { echo "the emulator found no free port in 5 attempts; its log ($log):" >&2; cat "$log" >&2; exit 1; }
 echo "== $fn <- $event" >&2
 # Events carry placeholders for what only the running stack knows: its API
 # key and the demo course's ids (written by `make run`), the token secret,

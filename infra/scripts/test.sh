@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: start what the tests need (moto server on a free loopback port,
-# the Runtime Interface Emulator binary), run every test and the lint, and
-# stop moto again, pass or fail. The GitLab simulator runs inside the tests.
+# the Runtime Interface Emulator binary), run the lint, the SAM CLI's
+# validate and build (infra/scripts/sam.sh check), every test, and stop
+# moto again, pass or fail. The GitLab simulator runs inside the tests; the
+# artifacts sam build produced run under the emulator (infra/sambuild).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,6 +12,10 @@ trap 'infra/scripts/moto.sh stop "$port"' EXIT INT TERM
 
 echo "== lint"
 make --no-print-directory lint
+
+echo "== SAM CLI: validate, build"
+infra/scripts/sam.sh check
+export GITPULSE_TEST_SAM_BUILD="$PWD/.aws-sam/build" GITPULSE_TEST_SAM_HOST_BUILD="$PWD/.aws-sam/build-host"
 
 echo "== Runtime Interface Emulator"
 make --no-print-directory rie >/dev/null

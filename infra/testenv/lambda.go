@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,17 +102,28 @@ type Lambda struct {
 }
 
 // StartLambda runs bootstrap under the Runtime Interface Emulator with
-// exactly env (plus PATH and HOME) and stops it when the test ends.
+// exactly env (plus PATH and HOME) and stops it when the test ends. The
+// bootstrap runs behind infra/lambdatrace, which gives every invocation a
+// trace header (_X_AMZN_TRACE_ID) as Lambda does; the emulator alone
+// leaves it empty.
 func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	tb.Helper()
 	rie := need(tb, "GITPULSE_TEST_RIE", "the Runtime Interface Emulator (make rie)")
+	tracer := filepath.Join(tb.TempDir(), "lambdatrace")
+	build := exec.Command("go", "build", "-trimpath", "-o", tracer, "./infra/lambdatrace")
+	build.Dir = RepoRoot(tb)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("build lambdatrace: %v\n%s", err, b)
+	}
 	// Both the invoke endpoint and the Runtime API the bootstrap polls get
 	// free ports, so functions can run side by side (the Runtime API
 	// defaults to 9001 for every emulator).
-	addr, runtimeAddr := freeAddr(tb), freeAddr(tb)
+	addrs := FreeAddrs(tb, 2)
+	addr, runtimeAddr := addrs[0], addrs[1]
 	out := &Output{}
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, bootstrap)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}, env...)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, tracer)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "LAMBDATRACE_BOOTSTRAP=" + bootstrap}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -138,20 +151,50 @@ func StartLambda(tb testing.TB, bootstrap string, env []string) *Lambda {
 	return &Lambda{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", Output: out}
 }
 
-func freeAddr(tb testing.TB) string {
+// FreeAddrs returns n distinct free loopback addresses for servers a test
+// starts. The ports are drawn at random from below the kernel's ephemeral
+// range: a port from inside it (what listening on port 0 hands out) can be
+// taken as the source port of any outgoing connection between the pick and
+// the server's own bind. Each is checked by listening on it, and all are
+// held until all are picked.
+func FreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 11000 {
+				low = v
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	var addrs []string
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries == 10000 {
+			tb.Fatalf("no free loopback port below %d", low)
+		}
+		port := 10000 + mrand.IntN(low-10000)
+		if port == 5050 || port == 8000 || port == 8929 {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken (or picked already: it is still held)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
 }
 
 // Invoke sends event and returns the function's response payload.
 func (l *Lambda) Invoke(tb testing.TB, event []byte) []byte {
 	tb.Helper()
-	resp, err := http.Post(l.URL, "application/json", bytes.NewReader(event))
+	req, err := http.NewRequest(http.MethodPost, l.URL, bytes.NewReader(event))
+	if err != nil {
+		tb.Fatalf("invoke: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatalf("invoke: %v\n%s", err, l.Output.String())
 	}
