@@ -23,10 +23,13 @@ import (
 
 // Task is one SQS message: the work on one project.
 type Task struct {
-	CourseID  int64   `json:"course_id"`
-	ProjectID int64   `json:"project_id"`
-	Repo      bool    `json:"repo,omitempty"` // members, commits, pipelines
-	MRs       []int64 `json:"mrs,omitempty"`  // merge requests whose notes and approvals to read
+	CourseID  int64 `json:"course_id"`
+	ProjectID int64 `json:"project_id"`
+	Repo      bool  `json:"repo,omitempty"` // members, commits, pipelines
+	// Pipelines asks for the pipelines only: the scheduler's probe saw a
+	// pipeline change in a project with no other sign of activity.
+	Pipelines bool    `json:"pipelines,omitempty"`
+	MRs       []int64 `json:"mrs,omitempty"` // merge requests whose notes and approvals to read
 	// CommitsFrom reaches back for commits a merge brought to the default
 	// branch: they keep their older commit dates, below the cursor.
 	CommitsFrom *time.Time `json:"commits_from,omitempty"`
@@ -55,8 +58,12 @@ type ProjectState struct {
 	CommitsMax   *time.Time `json:"commits_max,omitempty" dynamodbav:"commits_max,omitempty"`
 	// CommitsFrom is the lower bound the read in progress uses.
 	CommitsFrom *time.Time `json:"commits_from,omitempty" dynamodbav:"commits_from,omitempty"`
-	// PipelinesAfter is the newest pipeline update synced.
-	PipelinesAfter *time.Time `json:"pipelines_after,omitempty" dynamodbav:"pipelines_after,omitempty"`
+	// PipelinesAfter is the newest pipeline update synced, and
+	// PipelinesAtCursor the ids of the pipelines updated at exactly that
+	// time (GitLab's updated_after is inclusive: the scheduler's probe
+	// tells them from a new update at the same millisecond).
+	PipelinesAfter    *time.Time `json:"pipelines_after,omitempty" dynamodbav:"pipelines_after,omitempty"`
+	PipelinesAtCursor []int64    `json:"pipelines_at_cursor,omitempty" dynamodbav:"pipelines_at_cursor,omitempty"`
 	// RunningPipelines is how many pipelines were still running.
 	RunningPipelines int `json:"running_pipelines" dynamodbav:"running_pipelines"`
 	// RepoPolledAt is when the last complete repository poll started.

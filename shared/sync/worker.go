@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -205,7 +206,13 @@ func (w *Worker) work(ctx context.Context, r *run) error {
 		if err := w.repo(ctx, api, r, ppk); err != nil {
 			return err
 		}
-		r.t.Repo = false
+		r.t.Repo, r.t.Pipelines = false, false // the poll read the pipelines
+	}
+	if r.t.Pipelines {
+		if err := w.pipelines(ctx, api, r, ppk); err != nil {
+			return err
+		}
+		r.t.Pipelines = false
 	}
 	if len(r.t.MRs) == 0 {
 		return nil
@@ -337,11 +344,24 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 	}
 	st.CommitsUntil, st.CommitsMax, st.CommitsFrom = nil, nil, nil
 
-	// Pipelines updated since the cursor, oldest update first, so the
-	// cursor can move page by page.
+	if err := w.pipelines(ctx, api, r, ppk); err != nil {
+		return err
+	}
+	st.RepoPolledAt = &r.start
+	return nil
+}
+
+// pipelines reads the pipelines updated since the cursor, oldest update
+// first, so that the cursor can move page by page. GitLab moves no
+// project activity for a pipeline (only Events do, app/models/event.rb
+// reset_project_activity), so this read is also what the scheduler's
+// probe asks for when it sees a pipeline change and nothing else.
+func (w *Worker) pipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	pid, st := r.t.ProjectID, &r.state
 	popt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, UpdatedAfter: st.PipelinesAfter,
 		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
-	err = pages(ctx, func(page int64) (*gl.Response, error) {
+	var stopped bool
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		if w.stop(ctx, r) {
 			stopped = true
 			return nil, errOutOfTime
@@ -353,19 +373,28 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl}); err != nil {
 				return resp, err
 			}
-		}
-		if err == nil && len(ps) > 0 {
 			// Items are buffered: the cursor is saved with them (the
 			// state is written after the flush).
-			st.PipelinesAfter = later(st.PipelinesAfter, pipeline(ps[len(ps)-1]).UpdatedAt)
+			advancePipelineCursor(st, pl)
 		}
 		return resp, err
 	}, nil)
 	if stopped || err != nil {
 		return err
 	}
-	st.RepoPolledAt = &r.start
 	return nil
+}
+
+// advancePipelineCursor moves the pipelines cursor to pl's update (read
+// in ascending update order) and keeps the ids updated at the cursor.
+func advancePipelineCursor(st *ProjectState, pl gitpulse.Pipeline) {
+	switch {
+	case st.PipelinesAfter == nil || pl.UpdatedAt.After(*st.PipelinesAfter):
+		at := pl.UpdatedAt
+		st.PipelinesAfter, st.PipelinesAtCursor = &at, []int64{pl.ID}
+	case pl.UpdatedAt.Equal(*st.PipelinesAfter) && !slices.Contains(st.PipelinesAtCursor, pl.ID):
+		st.PipelinesAtCursor = append(st.PipelinesAtCursor, pl.ID)
+	}
 }
 
 // mergeRequest reads a merge request's notes, approvals and (merged) the
