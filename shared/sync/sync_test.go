@@ -35,6 +35,8 @@ type harness struct {
 	sched  *gpsync.Scheduler
 	worker *gpsync.Worker
 	logs   *bytes.Buffer
+	// failures counts the messages the worker reported failed.
+	failures int
 }
 
 func newHarness(t *testing.T, spec sim.CourseSpec) *harness {
@@ -133,6 +135,7 @@ func (h *harness) sync(o runOpts) gpsync.Summary {
 			for _, f := range resp.BatchItemFailures {
 				failed = append(failed, f.ItemIdentifier)
 			}
+			h.failures += len(failed)
 		}
 		for _, m := range out.Messages {
 			if slices.Contains(failed, aws.ToString(m.MessageId)) {

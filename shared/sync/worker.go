@@ -38,6 +38,10 @@ type Worker struct {
 	// Margin is the time kept in hand before the invocation deadline to
 	// store what was read and queue the rest (default 15s).
 	Margin time.Duration
+	// AggregatePage caps the items of one page of the aggregate's
+	// partition read (0: DynamoDB's 1 MB pages); the deadline is checked
+	// between pages.
+	AggregatePage int32
 	// Planner runs a course's scheduling for a plan task (a sync asked
 	// for through the API).
 	Planner interface {
@@ -108,6 +112,8 @@ type run struct {
 	// invocation reads at least one page before it may hand back, so a
 	// task always moves forward.
 	progressed bool
+	// resumed: this task has an aggregate checkpoint to remove when done.
+	resumed bool
 }
 
 // stop reports whether to hand the rest back now.
@@ -132,7 +138,7 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 	recordLag(ctx, t.CourseID, r.start, r.state.LastSuccess)
 	defer recordWritten(ctx, t.CourseID, r.w)
 	err := w.work(ctx, r)
-	if errors.Is(err, errOutOfTime) {
+	if errors.Is(err, errOutOfTime) || outOfTime(ctx, err) {
 		return w.handBack(ctx, r)
 	}
 	if err != nil {
@@ -140,23 +146,30 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		now := w.Now().UTC()
 		r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = describeErr(err), &now, f.Status
 		// The cursors in the state may only be saved once the items they
-		// cover are stored.
-		if ferr := r.w.Flush(ctx); ferr != nil {
-			return errors.Join(err, ferr)
-		}
-		if perr := w.putState(ctx, r); perr != nil {
-			return errors.Join(err, perr)
-		}
-		if terr := w.touchInfo(ctx, r.t.ProjectID); terr != nil {
-			return errors.Join(err, terr)
+		// cover are stored; both with a context of their own, so that a
+		// spent invocation context loses no progress.
+		if serr := w.save(ctx, r, true); serr != nil {
+			return errors.Join(err, serr)
 		}
 		if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound {
 			return nil // permanent for this project: recorded, not retried
 		}
 		return err
 	}
-	if err := w.aggregate(ctx, r); err != nil {
-		return err
+	// The reads are done: the aggregate (which watches the deadline and
+	// checkpoints) is all that is left.
+	err = w.aggregate(ctx, r)
+	if errors.Is(err, errOutOfTime) || outOfTime(ctx, err) {
+		return w.handBack(ctx, r)
+	}
+	if err != nil {
+		// Save the cursors (and the items): the retry skips the reads that
+		// are done (RepoPolledAt, the merge requests' SyncedFor) and goes
+		// on from the aggregate's checkpoint.
+		if serr := w.save(ctx, r, false); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return fmt.Errorf("aggregate project %d: %w", r.t.ProjectID, err)
 	}
 	r.state.LastSuccess, r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = &r.start, "", nil, 0
 	if err := r.w.Flush(ctx); err != nil {
@@ -164,6 +177,30 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 	}
 	r.state.ItemsWritten = int64(r.w.Items)
 	return w.putState(ctx, r)
+}
+
+// outOfTime reports whether err is the invocation's own deadline (a call
+// cut off by it): that is a hand-back, not a failure.
+func outOfTime(ctx context.Context, err error) bool {
+	return err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil
+}
+
+// save stores what the run has (buffered items, then the state) with a
+// context that outlives the invocation's, and with touch marks the
+// project's data as changed.
+func (w *Worker) save(ctx context.Context, r *run, touch bool) error {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.w.Flush(bg); err != nil {
+		return err
+	}
+	if err := w.putState(bg, r); err != nil {
+		return err
+	}
+	if touch {
+		return w.touchInfo(bg, r.t.ProjectID)
+	}
+	return nil
 }
 
 func (w *Worker) putState(ctx context.Context, r *run) error {
@@ -188,7 +225,11 @@ func (w *Worker) handBack(ctx context.Context, r *run) error {
 	if _, err := w.Queue.SendMessage(bg, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
 		return fmt.Errorf("hand back project %d: %w", r.t.ProjectID, err)
 	}
-	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
+	step := "read"
+	if !rest.Repo && !rest.Pipelines && len(rest.MRs) == 0 {
+		step = "aggregate"
+	}
+	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "step", step, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
 	return nil
 }
 
