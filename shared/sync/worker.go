@@ -132,6 +132,11 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 	r := &run{t: t, w: &store.Writer{Store: w.Store}, start: w.Now().UTC()}
 	cpk, ssk := store.CoursePK(t.CourseID), "SYNC#"+itoa(t.ProjectID)
 	if err := w.Store.Get(ctx, cpk, ssk, &r.state); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if outOfTime(ctx, err) {
+			// The tasks before this one used the invocation up: queue it
+			// again untouched rather than fail the message.
+			return w.requeue(ctx, t)
+		}
 		return err
 	}
 	r.state.ProjectID = t.ProjectID
@@ -221,15 +226,38 @@ func (w *Worker) handBack(ctx context.Context, r *run) error {
 	}
 	rest := r.t
 	rest.Part++
-	body, _ := json.Marshal(rest)
-	if _, err := w.Queue.SendMessage(bg, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
-		return fmt.Errorf("hand back project %d: %w", r.t.ProjectID, err)
+	if err := w.send(bg, rest); err != nil {
+		return err
 	}
 	step := "read"
 	if !rest.Repo && !rest.Pipelines && len(rest.MRs) == 0 {
 		step = "aggregate"
 	}
 	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "step", step, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
+	return nil
+}
+
+// send queues a task (the rest of one, or one not started).
+func (w *Worker) send(ctx context.Context, t Task) error {
+	body, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode task of project %d: %w", t.ProjectID, err)
+	}
+	if _, err := w.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		return fmt.Errorf("hand back project %d: %w", t.ProjectID, err)
+	}
+	return nil
+}
+
+// requeue queues a task this invocation had no time to start. Safe to
+// repeat: the task's work is idempotent, and a copy finds it done.
+func (w *Worker) requeue(ctx context.Context, t Task) error {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.send(bg, t); err != nil {
+		return err
+	}
+	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", t.ProjectID, "part", t.Part, "step", "not started")
 	return nil
 }
 
