@@ -69,6 +69,13 @@ type ProjectState struct {
 	// RepoPolledAt is when the last complete repository poll started.
 	RepoPolledAt *time.Time `json:"repo_polled_at,omitempty" dynamodbav:"repo_polled_at,omitempty"`
 
+	// HandedBackTask and HandedBackPart: the last part this task (by its
+	// ScheduledAt) was handed back as. A delivery of an earlier part is a
+	// duplicate whose work goes on in that part: it is dropped, so that
+	// duplicates never multiply the continuations.
+	HandedBackTask *time.Time `json:"handed_back_task,omitempty" dynamodbav:"handed_back_task,omitempty"`
+	HandedBackPart int        `json:"handed_back_part,omitempty" dynamodbav:"handed_back_part,omitempty"`
+
 	LastSuccess     *time.Time `json:"last_success,omitempty" dynamodbav:"last_success,omitempty"`
 	LastError       string     `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
 	LastErrorAt     *time.Time `json:"last_error_at,omitempty" dynamodbav:"last_error_at,omitempty"`

@@ -140,6 +140,10 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return err
 	}
 	r.state.ProjectID = t.ProjectID
+	if hb := r.state.HandedBackTask; hb != nil && hb.Equal(t.ScheduledAt) && r.state.HandedBackPart > t.Part {
+		w.Logger.InfoContext(ctx, "sync task part dropped: a later part of it was handed back already", "project_id", t.ProjectID, "part", t.Part, "handed_back_part", r.state.HandedBackPart)
+		return nil
+	}
 	recordLag(ctx, t.CourseID, r.start, r.state.LastSuccess)
 	defer recordWritten(ctx, t.CourseID, r.w)
 	err := w.work(ctx, r)
@@ -218,16 +222,21 @@ func (w *Worker) handBack(ctx context.Context, r *run) error {
 	// the hand-back would only mean SQS redelivers the whole task.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	rest := r.t
+	rest.Part++
 	if err := r.w.Flush(bg); err != nil {
 		return err
 	}
+	at := r.t.ScheduledAt
+	r.state.HandedBackTask, r.state.HandedBackPart = &at, rest.Part
 	if err := w.putState(bg, r); err != nil {
 		return err
 	}
-	rest := r.t
-	rest.Part++
 	if err := w.send(bg, rest); err != nil {
-		return err
+		// Not handed back: the redelivery of this message must not be
+		// taken for a duplicate.
+		r.state.HandedBackTask, r.state.HandedBackPart = nil, 0
+		return errors.Join(err, w.putState(bg, r))
 	}
 	step := "read"
 	if !rest.Repo && !rest.Pipelines && len(rest.MRs) == 0 {
