@@ -38,6 +38,9 @@ type Task struct {
 	ScheduledAt time.Time `json:"scheduled_at"`
 	// MembersDone: a continuation after the members were read.
 	MembersDone bool `json:"members_done,omitempty"`
+	// CommitsDone: a continuation after the commit read completed (only
+	// the pipelines are left of the poll).
+	CommitsDone bool `json:"commits_done,omitempty"`
 	// Part counts continuations after a deadline (for logs).
 	Part int `json:"part,omitempty"`
 	// Plan asks for the course's scheduling now (project_id absent): the

@@ -381,6 +381,12 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 	// read cut short keeps how far down it got (CommitsUntil) and the
 	// newest commit it saw (CommitsMax); the next part reads the rest.
 	st := &r.state
+	if r.t.CommitsDone {
+		// The commit read of this poll completed in an earlier part:
+		// starting it again would read the newest page each part and
+		// never reach the pipelines.
+		return w.pipelinesOfPoll(ctx, api, r, ppk)
+	}
 	if st.CommitsUntil == nil { // a new read, not the rest of a cut-short one
 		st.CommitsFrom = st.CommitsSince
 		if r.t.CommitsFrom != nil && st.CommitsFrom != nil {
@@ -421,11 +427,17 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		st.CommitsSince = later(st.CommitsSince, *st.CommitsMax)
 	}
 	st.CommitsUntil, st.CommitsMax, st.CommitsFrom = nil, nil, nil
+	r.t.CommitsDone = true
+	return w.pipelinesOfPoll(ctx, api, r, ppk)
+}
 
+// pipelinesOfPoll reads the pipelines, the last step of a repository
+// poll, and marks the poll complete.
+func (w *Worker) pipelinesOfPoll(ctx context.Context, api *gl.Client, r *run, ppk string) error {
 	if err := w.pipelines(ctx, api, r, ppk); err != nil {
 		return err
 	}
-	st.RepoPolledAt = &r.start
+	r.state.RepoPolledAt = &r.start
 	return nil
 }
 
