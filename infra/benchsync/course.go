@@ -200,6 +200,8 @@ func lowerBound(prev, t truth) map[string]int {
 			lb[epMembers] += pagesCounted(p.members)
 			lb[epCommits] += pagesUncounted(p.commits - prev.projects[pid].commits)
 			lb[epPipelines] += pagesCounted(p.pipelinesChanged)
+		} else if len(prev.projects) > 0 {
+			lb[epPipelines]++ // the probe that proves no pipeline changed
 		}
 		lb[epNotes] += p.notePagesChanged
 		lb[epApprovals] += p.mrsChanged

@@ -20,10 +20,14 @@ import (
 // invocation's deadline.
 const (
 	receiveMax      = 10
-	handleTimeout   = 60 * time.Second
 	scheduleTimeout = 10 * time.Minute
 	maxRounds       = 5000
 )
+
+// deadline is each worker invocation's deadline (the -deadline flag).
+var deadline = 60 * time.Second
+
+func handleTimeout() time.Duration { return deadline }
 
 // bench is what the phases share: the simulator and course, the sync
 // functions, the queue and the counters.
@@ -164,7 +168,7 @@ func (b *bench) handle(ctx context.Context, msgs []sqstypes.Message) (map[string
 	for _, m := range msgs {
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
 	}
-	wctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	wctx, cancel := context.WithTimeout(ctx, handleTimeout())
 	defer cancel()
 	resp, err := b.worker.Handle(wctx, ev)
 	if err != nil {

@@ -243,6 +243,47 @@ func (s Store) Each(ctx context.Context, pk, prefix string, fn func(sk string, i
 	return nil
 }
 
+// EachAfter calls fn for every item of partition pk whose sort key sorts
+// after `after` ("" for the whole partition), in sort-key order, a page
+// (up to 1 MB) at a time. After each page, more reports whether to read
+// on. It returns the last sort key read and whether the partition was read
+// to its end, so that a caller short of time can resume from there.
+// limit, when positive, caps a page's items (smaller steps).
+func (s Store) EachAfter(ctx context.Context, pk, after string, limit int32, fn func(sk string, item map[string]ddbtypes.AttributeValue) error, more func() bool) (last string, done bool, err error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk > :after")
+		in.ExpressionAttributeValues[":after"] = &ddbtypes.AttributeValueMemberS{Value: after}
+	}
+	if limit > 0 {
+		in.Limit = aws.Int32(limit)
+	}
+	last = after
+	p := dynamodb.NewQueryPaginator(s.DB, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return last, false, fmt.Errorf("query %s after %q: %w", pk, after, err)
+		}
+		for _, item := range out.Items {
+			sk := item["sk"].(*ddbtypes.AttributeValueMemberS).Value
+			if err := fn(sk, item); err != nil {
+				return last, false, err
+			}
+			last = sk
+		}
+		if p.HasMorePages() && !more() {
+			return last, false, nil
+		}
+	}
+	return last, true, nil
+}
+
 // All decodes every item of pk with the sort-key prefix into a slice.
 func All[T any](ctx context.Context, s Store, pk, prefix string) ([]T, error) {
 	var out []T

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,7 +45,11 @@ type CourseResult struct {
 	Issues    int    `json:"issues_changed"`
 	Tasks     int    `json:"tasks_queued"`
 	RepoPolls int    `json:"repo_polls"`
-	Error     string `json:"error,omitempty"`
+	// PipelineProbes counts the projects not polled whose pipelines were
+	// checked (one request each), PipelineReads those found changed.
+	PipelineProbes int    `json:"pipeline_probes"`
+	PipelineReads  int    `json:"pipeline_reads"`
+	Error          string `json:"error,omitempty"`
 }
 
 // Summary is one scheduler run.
@@ -371,6 +376,13 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 		}
 		if NeedsRepoPoll(p, st, ok, start) {
 			task(id).Repo = true
+		} else if tasks[id] == nil || !tasks[id].Repo {
+			// No activity shows, but pipelines move none: ask GitLab.
+			if changed := s.pipelinesChanged(ctx, api, id, st); changed {
+				task(id).Pipelines = true
+				res.PipelineReads++
+			}
+			res.PipelineProbes++
 		}
 		if tasks[id] != nil && tasks[id].Repo {
 			res.RepoPolls++
@@ -412,12 +424,40 @@ func teamGroup(groups map[int64]*gl.Group, id, courseID int64) int64 {
 // shows as a last_activity_at within the hour before t. Skipping is
 // provably safe only when the last complete poll started more than an hour
 // after last_activity_at: anything newer would have moved it past the
-// poll. A project with running pipelines is polled until they finish.
+// poll. Pipelines are the exception: no pipeline change moves
+// last_activity_at (a retried job, a scheduled or "Run pipeline" run, a
+// status change), so a project not polled gets pipelinesChanged's probe.
 func NeedsRepoPoll(p gitpulse.Project, st ProjectState, known bool, now time.Time) bool {
-	if !known || st.RepoPolledAt == nil || st.RunningPipelines > 0 || st.CommitsUntil != nil {
+	if !known || st.RepoPolledAt == nil || st.CommitsUntil != nil {
 		return true
 	}
 	return !st.RepoPolledAt.After(p.LastActivityAt.Add(time.Hour))
+}
+
+// pipelinesChanged asks GitLab, with one request, whether any pipeline of
+// the project was created or updated since its cursor: the first page, in
+// ascending update order, of the pipelines updated at or after the cursor
+// (updated_after is inclusive, UpdatedAtFilterable's gteq), just long
+// enough to hold the pipelines known at the cursor plus one. Anything else
+// on it is news. GitLab has no group-level pipelines list and nothing in
+// the project list moves with a pipeline, so this is the cheapest read
+// that proves "no new pipeline". A failed probe counts as a change: the
+// worker's read then retries under the task's own error handling.
+func (s *Scheduler) pipelinesChanged(ctx context.Context, api *gl.Client, pid int64, st ProjectState) bool {
+	opt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: int64(min(perPage, len(st.PipelinesAtCursor)+1))},
+		UpdatedAfter: st.PipelinesAfter, OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+	ps, _, err := api.Pipelines.ListProjectPipelines(pid, opt, gl.WithContext(ctx))
+	if err != nil {
+		s.Logger.WarnContext(ctx, "pipeline probe failed: the worker reads the pipelines", "project_id", pid, "error", describeErr(err))
+		return true
+	}
+	for _, p := range ps {
+		pl := pipeline(p)
+		if st.PipelinesAfter == nil || pl.UpdatedAt.After(*st.PipelinesAfter) || !slices.Contains(st.PipelinesAtCursor, pl.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Scheduler) send(ctx context.Context, tasks map[int64]*Task) error {

@@ -23,10 +23,13 @@ import (
 
 // Task is one SQS message: the work on one project.
 type Task struct {
-	CourseID  int64   `json:"course_id"`
-	ProjectID int64   `json:"project_id"`
-	Repo      bool    `json:"repo,omitempty"` // members, commits, pipelines
-	MRs       []int64 `json:"mrs,omitempty"`  // merge requests whose notes and approvals to read
+	CourseID  int64 `json:"course_id"`
+	ProjectID int64 `json:"project_id"`
+	Repo      bool  `json:"repo,omitempty"` // members, commits, pipelines
+	// Pipelines asks for the pipelines only: the scheduler's probe saw a
+	// pipeline change in a project with no other sign of activity.
+	Pipelines bool    `json:"pipelines,omitempty"`
+	MRs       []int64 `json:"mrs,omitempty"` // merge requests whose notes and approvals to read
 	// CommitsFrom reaches back for commits a merge brought to the default
 	// branch: they keep their older commit dates, below the cursor.
 	CommitsFrom *time.Time `json:"commits_from,omitempty"`
@@ -35,6 +38,9 @@ type Task struct {
 	ScheduledAt time.Time `json:"scheduled_at"`
 	// MembersDone: a continuation after the members were read.
 	MembersDone bool `json:"members_done,omitempty"`
+	// CommitsDone: a continuation after the commit read completed (only
+	// the pipelines are left of the poll).
+	CommitsDone bool `json:"commits_done,omitempty"`
 	// Part counts continuations after a deadline (for logs).
 	Part int `json:"part,omitempty"`
 	// Plan asks for the course's scheduling now (project_id absent): the
@@ -55,12 +61,23 @@ type ProjectState struct {
 	CommitsMax   *time.Time `json:"commits_max,omitempty" dynamodbav:"commits_max,omitempty"`
 	// CommitsFrom is the lower bound the read in progress uses.
 	CommitsFrom *time.Time `json:"commits_from,omitempty" dynamodbav:"commits_from,omitempty"`
-	// PipelinesAfter is the newest pipeline update synced.
-	PipelinesAfter *time.Time `json:"pipelines_after,omitempty" dynamodbav:"pipelines_after,omitempty"`
+	// PipelinesAfter is the newest pipeline update synced, and
+	// PipelinesAtCursor the ids of the pipelines updated at exactly that
+	// time (GitLab's updated_after is inclusive: the scheduler's probe
+	// tells them from a new update at the same millisecond).
+	PipelinesAfter    *time.Time `json:"pipelines_after,omitempty" dynamodbav:"pipelines_after,omitempty"`
+	PipelinesAtCursor []int64    `json:"pipelines_at_cursor,omitempty" dynamodbav:"pipelines_at_cursor,omitempty"`
 	// RunningPipelines is how many pipelines were still running.
 	RunningPipelines int `json:"running_pipelines" dynamodbav:"running_pipelines"`
 	// RepoPolledAt is when the last complete repository poll started.
 	RepoPolledAt *time.Time `json:"repo_polled_at,omitempty" dynamodbav:"repo_polled_at,omitempty"`
+
+	// HandedBackTask and HandedBackPart: the last part this task (by its
+	// ScheduledAt) was handed back as. A delivery of an earlier part is a
+	// duplicate whose work goes on in that part: it is dropped, so that
+	// duplicates never multiply the continuations.
+	HandedBackTask *time.Time `json:"handed_back_task,omitempty" dynamodbav:"handed_back_task,omitempty"`
+	HandedBackPart int        `json:"handed_back_part,omitempty" dynamodbav:"handed_back_part,omitempty"`
 
 	LastSuccess     *time.Time `json:"last_success,omitempty" dynamodbav:"last_success,omitempty"`
 	LastError       string     `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type Worker struct {
 	// Margin is the time kept in hand before the invocation deadline to
 	// store what was read and queue the rest (default 15s).
 	Margin time.Duration
+	// AggregatePage caps the items of one page of the aggregate's
+	// partition read (0: DynamoDB's 1 MB pages); the deadline is checked
+	// between pages.
+	AggregatePage int32
 	// Planner runs a course's scheduling for a plan task (a sync asked
 	// for through the API).
 	Planner interface {
@@ -156,6 +161,8 @@ type run struct {
 	// invocation reads at least one page before it may hand back, so a
 	// task always moves forward.
 	progressed bool
+	// resumed: this task has an aggregate checkpoint to remove when done.
+	resumed bool
 }
 
 // stop reports whether to hand the rest back now.
@@ -182,13 +189,22 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return err
 	}
 	if err := w.Store.Get(ctx, cpk, ssk, &r.state); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if outOfTime(ctx, err) {
+			// The tasks before this one used the invocation up: queue it
+			// again untouched rather than fail the message.
+			return w.requeue(ctx, t)
+		}
 		return err
 	}
 	r.state.ProjectID = t.ProjectID
+	if hb := r.state.HandedBackTask; hb != nil && hb.Equal(t.ScheduledAt) && r.state.HandedBackPart > t.Part {
+		w.Logger.InfoContext(ctx, "sync task part dropped: a later part of it was handed back already", "project_id", t.ProjectID, "part", t.Part, "handed_back_part", r.state.HandedBackPart)
+		return nil
+	}
 	recordLag(ctx, t.CourseID, r.start, r.state.LastSuccess)
 	defer recordWritten(ctx, t.CourseID, r.w)
 	err := w.work(ctx, r)
-	if errors.Is(err, errOutOfTime) {
+	if errors.Is(err, errOutOfTime) || outOfTime(ctx, err) {
 		return w.handBack(ctx, r)
 	}
 	if err != nil {
@@ -196,23 +212,30 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		now := w.Now().UTC()
 		r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = describeErr(err), &now, f.Status
 		// The cursors in the state may only be saved once the items they
-		// cover are stored.
-		if ferr := r.w.Flush(ctx); ferr != nil {
-			return errors.Join(err, ferr)
-		}
-		if perr := w.putState(ctx, r); perr != nil {
-			return errors.Join(err, perr)
-		}
-		if terr := w.touchInfo(ctx, r.t.ProjectID); terr != nil {
-			return errors.Join(err, terr)
+		// cover are stored; both with a context of their own, so that a
+		// spent invocation context loses no progress.
+		if serr := w.save(ctx, r, true); serr != nil {
+			return errors.Join(err, serr)
 		}
 		if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound {
 			return nil // permanent for this project: recorded, not retried
 		}
 		return err
 	}
-	if err := w.aggregate(ctx, r); err != nil {
-		return err
+	// The reads are done: the aggregate (which watches the deadline and
+	// checkpoints) is all that is left.
+	err = w.aggregate(ctx, r)
+	if errors.Is(err, errOutOfTime) || outOfTime(ctx, err) {
+		return w.handBack(ctx, r)
+	}
+	if err != nil {
+		// Save the cursors (and the items): the retry skips the reads that
+		// are done (RepoPolledAt, the merge requests' SyncedFor) and goes
+		// on from the aggregate's checkpoint.
+		if serr := w.save(ctx, r, false); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return fmt.Errorf("aggregate project %d: %w", r.t.ProjectID, err)
 	}
 	r.state.LastSuccess, r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = &r.start, "", nil, 0
 	if err := r.w.Flush(ctx); err != nil {
@@ -220,6 +243,30 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 	}
 	r.state.ItemsWritten = int64(r.w.Items)
 	return w.putState(ctx, r)
+}
+
+// outOfTime reports whether err is the invocation's own deadline (a call
+// cut off by it): that is a hand-back, not a failure.
+func outOfTime(ctx context.Context, err error) bool {
+	return err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil
+}
+
+// save stores what the run has (buffered items, then the state) with a
+// context that outlives the invocation's, and with touch marks the
+// project's data as changed.
+func (w *Worker) save(ctx context.Context, r *run, touch bool) error {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.w.Flush(bg); err != nil {
+		return err
+	}
+	if err := w.putState(bg, r); err != nil {
+		return err
+	}
+	if touch {
+		return w.touchInfo(bg, r.t.ProjectID)
+	}
+	return nil
 }
 
 func (w *Worker) putState(ctx context.Context, r *run) error {
@@ -232,19 +279,51 @@ func (w *Worker) handBack(ctx context.Context, r *run) error {
 	// the hand-back would only mean SQS redelivers the whole task.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	rest := r.t
+	rest.Part++
 	if err := r.w.Flush(bg); err != nil {
 		return err
 	}
+	at := r.t.ScheduledAt
+	r.state.HandedBackTask, r.state.HandedBackPart = &at, rest.Part
 	if err := w.putState(bg, r); err != nil {
 		return err
 	}
-	rest := r.t
-	rest.Part++
-	body, _ := json.Marshal(rest)
-	if _, err := w.Queue.SendMessage(bg, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
-		return fmt.Errorf("hand back project %d: %w", r.t.ProjectID, err)
+	if err := w.send(bg, rest); err != nil {
+		// Not handed back: the redelivery of this message must not be
+		// taken for a duplicate.
+		r.state.HandedBackTask, r.state.HandedBackPart = nil, 0
+		return errors.Join(err, w.putState(bg, r))
 	}
-	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
+	step := "read"
+	if !rest.Repo && !rest.Pipelines && len(rest.MRs) == 0 {
+		step = "aggregate"
+	}
+	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", r.t.ProjectID, "part", rest.Part, "step", step, "mrs_left", len(rest.MRs), "repo_left", rest.Repo)
+	return nil
+}
+
+// send queues a task (the rest of one, or one not started).
+func (w *Worker) send(ctx context.Context, t Task) error {
+	body, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode task of project %d: %w", t.ProjectID, err)
+	}
+	if _, err := w.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(w.QueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		return fmt.Errorf("hand back project %d: %w", t.ProjectID, err)
+	}
+	return nil
+}
+
+// requeue queues a task this invocation had no time to start. Safe to
+// repeat: the task's work is idempotent, and a copy finds it done.
+func (w *Worker) requeue(ctx context.Context, t Task) error {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.send(bg, t); err != nil {
+		return err
+	}
+	w.Logger.InfoContext(ctx, "sync task continues in a new message", "project_id", t.ProjectID, "part", t.Part, "step", "not started")
 	return nil
 }
 
@@ -262,7 +341,13 @@ func (w *Worker) work(ctx context.Context, r *run) error {
 		if err := w.repo(ctx, api, r, ppk); err != nil {
 			return err
 		}
-		r.t.Repo = false
+		r.t.Repo, r.t.Pipelines = false, false // the poll read the pipelines
+	}
+	if r.t.Pipelines {
+		if err := w.pipelines(ctx, api, r, ppk); err != nil {
+			return err
+		}
+		r.t.Pipelines = false
 	}
 	if len(r.t.MRs) == 0 {
 		return nil
@@ -353,6 +438,12 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 	// read cut short keeps how far down it got (CommitsUntil) and the
 	// newest commit it saw (CommitsMax); the next part reads the rest.
 	st := &r.state
+	if r.t.CommitsDone {
+		// The commit read of this poll completed in an earlier part:
+		// starting it again would read the newest page each part and
+		// never reach the pipelines.
+		return w.pipelinesOfPoll(ctx, api, r, ppk)
+	}
 	if st.CommitsUntil == nil { // a new read, not the rest of a cut-short one
 		st.CommitsFrom = st.CommitsSince
 		if r.t.CommitsFrom != nil && st.CommitsFrom != nil {
@@ -393,12 +484,31 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		st.CommitsSince = later(st.CommitsSince, *st.CommitsMax)
 	}
 	st.CommitsUntil, st.CommitsMax, st.CommitsFrom = nil, nil, nil
+	r.t.CommitsDone = true
+	return w.pipelinesOfPoll(ctx, api, r, ppk)
+}
 
-	// Pipelines updated since the cursor, oldest update first, so the
-	// cursor can move page by page.
+// pipelinesOfPoll reads the pipelines, the last step of a repository
+// poll, and marks the poll complete.
+func (w *Worker) pipelinesOfPoll(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	if err := w.pipelines(ctx, api, r, ppk); err != nil {
+		return err
+	}
+	r.state.RepoPolledAt = &r.start
+	return nil
+}
+
+// pipelines reads the pipelines updated since the cursor, oldest update
+// first, so that the cursor can move page by page. GitLab moves no
+// project activity for a pipeline (only Events do, app/models/event.rb
+// reset_project_activity), so this read is also what the scheduler's
+// probe asks for when it sees a pipeline change and nothing else.
+func (w *Worker) pipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {
+	pid, st := r.t.ProjectID, &r.state
 	popt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, UpdatedAfter: st.PipelinesAfter,
 		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
-	err = pages(ctx, func(page int64) (*gl.Response, error) {
+	var stopped bool
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		if w.stop(ctx, r) {
 			stopped = true
 			return nil, errOutOfTime
@@ -410,19 +520,28 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl}); err != nil {
 				return resp, err
 			}
-		}
-		if err == nil && len(ps) > 0 {
 			// Items are buffered: the cursor is saved with them (the
 			// state is written after the flush).
-			st.PipelinesAfter = later(st.PipelinesAfter, pipeline(ps[len(ps)-1]).UpdatedAt)
+			advancePipelineCursor(st, pl)
 		}
 		return resp, err
 	}, nil)
 	if stopped || err != nil {
 		return err
 	}
-	st.RepoPolledAt = &r.start
 	return nil
+}
+
+// advancePipelineCursor moves the pipelines cursor to pl's update (read
+// in ascending update order) and keeps the ids updated at the cursor.
+func advancePipelineCursor(st *ProjectState, pl gitpulse.Pipeline) {
+	switch {
+	case st.PipelinesAfter == nil || pl.UpdatedAt.After(*st.PipelinesAfter):
+		at := pl.UpdatedAt
+		st.PipelinesAfter, st.PipelinesAtCursor = &at, []int64{pl.ID}
+	case pl.UpdatedAt.Equal(*st.PipelinesAfter) && !slices.Contains(st.PipelinesAtCursor, pl.ID):
+		st.PipelinesAtCursor = append(st.PipelinesAtCursor, pl.ID)
+	}
 }
 
 // mergeRequest reads a merge request's notes, approvals and (merged) the

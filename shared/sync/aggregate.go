@@ -1,0 +1,451 @@
+package sync
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+)
+
+// aggAcc is a project's aggregate over the items read so far, in any
+// number of steps: what the items say, kept in a form that does not
+// depend on the order they are read in (commits are attributed to members
+// only at the end, when every member is known). result turns it into the
+// Aggregates. It is small whatever the project's size (commits are kept
+// per author and day), so it fits a checkpoint item between two
+// invocations.
+type aggAcc struct {
+	Members []gitpulse.Member       `json:"members,omitempty"`
+	Commits map[string]*commitGroup `json:"commits,omitempty"` // by author name, e-mail and day
+	Users   map[int64]*userAcc      `json:"users,omitempty"`
+	// Reviewed is "<user id>/<mr iid>" for each user who commented on an
+	// other's merge request.
+	Reviewed map[string]bool `json:"reviewed,omitempty"`
+
+	MRsOpen, MRsMerged, MRsClosed int
+	Notes                         int
+	IssuesOpen, IssuesClosed      int
+	Pipelines                     map[string]int
+	Running, Finished, Succeeded  int
+}
+
+// commitGroup is the non-merge commits of one author name and e-mail on
+// one (UTC) day.
+type commitGroup struct {
+	Name, Email, Day string
+	MinSHA           string // the first of them in sort-key order
+	N, Add, Del      int
+	First, Last      time.Time
+}
+
+// userAcc is what the merge requests, approvals, notes and issues say of
+// one user. Rank is where the name was first seen, in the order of the
+// full computation (1 merge requests, 2 approvals, 3 notes, 4 issues):
+// the earliest wins whatever order the items come in.
+type userAcc struct {
+	Username, Name                                     string
+	Rank                                               int
+	MRsOpened, MRsMerged, Approvals                    int
+	NotesOnOthers, Reviews, IssuesOpened, IssuesClosed int
+	First, Last                                        *time.Time
+	Days                                               map[string]bool
+}
+
+func newAcc() *aggAcc {
+	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Reviewed: map[string]bool{}, Pipelines: map[string]int{}}
+}
+
+func (a *aggAcc) user(p gitpulse.Person, rank int) *userAcc {
+	if p.UserID == 0 {
+		return nil
+	}
+	u := a.Users[p.UserID]
+	if u == nil {
+		u = &userAcc{Username: p.Username, Name: p.Name, Rank: rank, Days: map[string]bool{}}
+		a.Users[p.UserID] = u
+	} else if rank < u.Rank {
+		u.Username, u.Name, u.Rank = p.Username, p.Name, rank
+	}
+	return u
+}
+
+func (u *userAcc) touch(at time.Time) {
+	if u == nil || at.IsZero() {
+		return
+	}
+	if u.First == nil || at.Before(*u.First) {
+		t := at
+		u.First = &t
+	}
+	if u.Last == nil || at.After(*u.Last) {
+		t := at
+		u.Last = &t
+	}
+	u.Days[at.UTC().Format(time.DateOnly)] = true
+}
+
+// add takes one stored item of the project's partition; items of other
+// kinds are ignored.
+func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
+	kind, _ := item["kind"].(*ddbtypes.AttributeValueMemberS)
+	if kind == nil {
+		return nil
+	}
+	switch kind.Value {
+	case "member":
+		m, err := unmarshal[gitpulse.Member](item)
+		a.Members = append(a.Members, m)
+		return err
+	case "commit":
+		c, err := unmarshal[gitpulse.Commit](item)
+		if err != nil || c.Merge {
+			return err // the merged commits are counted themselves
+		}
+		day := c.AuthoredAt.UTC().Format(time.DateOnly)
+		key := c.AuthorName + "\x00" + c.AuthorEmail + "\x00" + day
+		g := a.Commits[key]
+		if g == nil {
+			g = &commitGroup{Name: c.AuthorName, Email: c.AuthorEmail, Day: day, MinSHA: c.SHA, First: c.AuthoredAt, Last: c.AuthoredAt}
+			a.Commits[key] = g
+		}
+		g.N, g.Add, g.Del = g.N+1, g.Add+c.Additions, g.Del+c.Deletions
+		if c.SHA < g.MinSHA {
+			g.MinSHA = c.SHA
+		}
+		if c.AuthoredAt.Before(g.First) {
+			g.First = c.AuthoredAt
+		}
+		if c.AuthoredAt.After(g.Last) {
+			g.Last = c.AuthoredAt
+		}
+	case "merge_request":
+		mr, err := unmarshal[gitpulse.MergeRequest](item)
+		if err != nil {
+			return err
+		}
+		switch mr.State {
+		case "merged":
+			a.MRsMerged++
+		case "closed":
+			a.MRsClosed++
+		default:
+			a.MRsOpen++
+		}
+		if u := a.user(mr.Author, 1); u != nil {
+			u.MRsOpened++
+			u.touch(mr.CreatedAt)
+			if mr.State == "merged" {
+				u.MRsMerged++
+			}
+		}
+		if mr.MergedBy != nil && mr.MergedAt != nil {
+			a.user(*mr.MergedBy, 1).touch(*mr.MergedAt)
+		}
+	case "merge_request_extra":
+		x, err := unmarshal[mrExtra](item)
+		if err != nil {
+			return err
+		}
+		for _, p := range x.ApprovedBy {
+			if u := a.user(p, 2); u != nil {
+				u.Approvals++
+			}
+		}
+	case "note":
+		n, err := unmarshal[gitpulse.Note](item)
+		if err != nil || n.System {
+			return err
+		}
+		a.Notes++
+		u := a.user(n.Author, 3)
+		if u == nil {
+			return nil
+		}
+		u.touch(n.CreatedAt)
+		if n.Author.UserID != n.MRAuthorID {
+			u.NotesOnOthers++
+			if k := itoa(n.Author.UserID) + "/" + itoa(n.MRIID); !a.Reviewed[k] {
+				a.Reviewed[k] = true
+				u.Reviews++
+			}
+		}
+	case "issue":
+		is, err := unmarshal[gitpulse.Issue](item)
+		if err != nil {
+			return err
+		}
+		if is.State == "closed" {
+			a.IssuesClosed++
+		} else {
+			a.IssuesOpen++
+		}
+		if u := a.user(is.Author, 4); u != nil {
+			u.IssuesOpened++
+			u.touch(is.CreatedAt)
+		}
+		if is.ClosedBy != nil && is.State == "closed" {
+			if u := a.user(*is.ClosedBy, 4); u != nil {
+				u.IssuesClosed++
+				if is.ClosedAt != nil {
+					u.touch(*is.ClosedAt)
+				}
+			}
+		}
+	case "pipeline":
+		p, err := unmarshal[gitpulse.Pipeline](item)
+		if err != nil {
+			return err
+		}
+		a.Pipelines[p.Status]++
+		switch {
+		case p.Running():
+			a.Running++
+		case p.Status == "success" || p.Status == "failed" || p.Status == "canceled":
+			a.Finished++
+			if p.Status == "success" {
+				a.Succeeded++
+			}
+		}
+	}
+	_ = sk
+	return nil
+}
+
+// result is the project's aggregates: members first (their names and
+// usernames attribute commits), then the commit groups, then the users.
+func (a *aggAcc) result() Aggregates {
+	agg := Aggregates{Project: ProjectStats{Pipelines: map[string]int{}, CommitsByDay: map[string]int{},
+		MRsOpen: a.MRsOpen, MRsMerged: a.MRsMerged, MRsClosed: a.MRsClosed, Notes: a.Notes,
+		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}}
+	for k, v := range a.Pipelines {
+		agg.Project.Pipelines[k] = v
+	}
+	if a.Finished > 0 {
+		agg.Project.SuccessRate = float64(a.Succeeded) / float64(a.Finished)
+	}
+	byUser := map[int64]*PersonStats{}
+	get := func(id int64, username, name string) *PersonStats {
+		if ps, ok := byUser[id]; ok {
+			return ps
+		}
+		ps := &PersonStats{Key: "u" + itoa(id), UserID: id, Username: username, Name: name, Bot: IsBot(username), days: map[string]bool{}}
+		byUser[id], agg.People[ps.Key] = ps, ps
+		return ps
+	}
+	touch := func(ps *PersonStats, at time.Time) {
+		if ps.FirstActivity == nil || at.Before(*ps.FirstActivity) {
+			t := at
+			ps.FirstActivity = &t
+		}
+		if ps.LastActivity == nil || at.After(*ps.LastActivity) {
+			t := at
+			ps.LastActivity = &t
+		}
+		if agg.Project.LastActivity == nil || at.After(*agg.Project.LastActivity) {
+			t := at
+			agg.Project.LastActivity = &t
+		}
+	}
+	byName := map[string]int64{}
+	for _, m := range a.Members {
+		if m.UserID == 0 {
+			continue
+		}
+		ps := get(m.UserID, m.Username, m.Name)
+		ps.Member, ps.Bot = true, m.Bot
+		if !m.Bot {
+			agg.Project.Members++
+		}
+		byName[strings.ToLower(m.Name)] = m.UserID
+		byName[strings.ToLower(m.Username)] = m.UserID
+	}
+	// An author no member matches is keyed by e-mail and named after the
+	// first of their commits in sort-key order.
+	firstOf := map[string]*commitGroup{}
+	for _, key := range sortedKeys(a.Commits) {
+		g := a.Commits[key]
+		var ps *PersonStats
+		if id, ok := byName[strings.ToLower(g.Name)]; ok {
+			ps = byUser[id]
+		} else if id, ok := byName[strings.ToLower(strings.Split(g.Email, "@")[0])]; ok {
+			ps = byUser[id]
+		} else {
+			ek := "e" + strings.ToLower(g.Email)
+			if f := firstOf[ek]; f == nil || g.MinSHA < f.MinSHA {
+				firstOf[ek] = g
+			}
+			if ps = agg.People[ek]; ps == nil {
+				ps = &PersonStats{Key: ek, days: map[string]bool{}}
+				agg.People[ek] = ps
+			}
+		}
+		agg.Project.Commits += g.N
+		agg.Project.Additions += g.Add
+		agg.Project.Deletions += g.Del
+		agg.Project.CommitsByDay[g.Day] += g.N
+		ps.Commits, ps.Additions, ps.Deletions = ps.Commits+g.N, ps.Additions+g.Add, ps.Deletions+g.Del
+		if ps.CommitsByDay == nil {
+			ps.CommitsByDay = map[string]int{}
+		}
+		ps.CommitsByDay[g.Day] += g.N
+		ps.days[g.Day] = true
+		touch(ps, g.First)
+		touch(ps, g.Last)
+	}
+	for ek, g := range firstOf {
+		agg.People[ek].Name = g.Name
+	}
+	for id, u := range a.Users {
+		ps := get(id, u.Username, u.Name)
+		ps.MRsOpened += u.MRsOpened
+		ps.MRsMerged += u.MRsMerged
+		ps.Approvals += u.Approvals
+		ps.NotesOnOthers += u.NotesOnOthers
+		ps.Reviews += u.Reviews
+		ps.IssuesOpened += u.IssuesOpened
+		ps.IssuesClosed += u.IssuesClosed
+		if u.First != nil {
+			touch(ps, *u.First)
+			touch(ps, *u.Last)
+		}
+		for d := range u.Days {
+			ps.days[d] = true
+		}
+	}
+	for _, ps := range agg.People {
+		ps.ActiveDays = len(ps.days)
+	}
+	return agg
+}
+
+// checkpoint is PROJECT#<id> / AGGREGATE: an aggregate cut short by the
+// deadline, for the same task's next part to go on from. After is the
+// last sort key read; Task is the task's ScheduledAt, so a checkpoint is
+// only ever resumed by the task that wrote it (another task may have
+// changed items already read, and starts over).
+type checkpoint struct {
+	Task  time.Time `dynamodbav:"task"`
+	After string    `dynamodbav:"after"`
+	Acc   []byte    `dynamodbav:"acc"` // gzip'd JSON of the aggAcc
+}
+
+const checkpointSK = "AGGREGATE"
+
+// maxCheckpoint keeps a checkpoint well under DynamoDB's 400 KB item.
+const maxCheckpoint = 350 << 10
+
+func (w *Worker) loadCheckpoint(ctx context.Context, r *run) (*aggAcc, string, error) {
+	var cp checkpoint
+	if err := w.Store.Get(ctx, store.ProjectPK(r.t.ProjectID), checkpointSK, &cp); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return newAcc(), "", nil
+		}
+		return nil, "", err
+	}
+	if !cp.Task.Equal(r.t.ScheduledAt) || cp.After == "" {
+		return newAcc(), "", nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(cp.Acc))
+	if err != nil {
+		return newAcc(), "", nil // unreadable: start over
+	}
+	data, err := io.ReadAll(zr)
+	acc := newAcc()
+	if err != nil || json.Unmarshal(data, acc) != nil {
+		return newAcc(), "", nil
+	}
+	r.resumed = true
+	return acc, cp.After, nil
+}
+
+// saveCheckpoint stores the aggregate so far; false when it is too big
+// for one item (the caller then reads on instead of handing back).
+func (w *Worker) saveCheckpoint(ctx context.Context, r *run, acc *aggAcc, after string) (bool, error) {
+	data, err := json.Marshal(acc)
+	if err != nil {
+		return false, fmt.Errorf("encode aggregate checkpoint: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(data)
+	if err := zw.Close(); err != nil {
+		return false, fmt.Errorf("compress aggregate checkpoint: %w", err)
+	}
+	if buf.Len() > maxCheckpoint {
+		w.Logger.WarnContext(ctx, "aggregate checkpoint too big to save: reading on", "project_id", r.t.ProjectID, "bytes", buf.Len())
+		return false, nil
+	}
+	r.resumed = true
+	return true, w.Store.Put(ctx, store.Item{PK: store.ProjectPK(r.t.ProjectID), SK: checkpointSK, Kind: "aggregate_checkpoint",
+		Value: checkpoint{Task: r.t.ScheduledAt, After: after, Acc: buf.Bytes()}})
+}
+
+// aggregate recomputes the project's statistics from its stored items,
+// reading the partition a page at a time. Short of time, it saves what it
+// has read (a checkpoint) and returns errOutOfTime: the task's next part
+// goes on from there. An error leaves the last checkpoint in place.
+func (w *Worker) aggregate(ctx context.Context, r *run) error {
+	if err := r.w.Flush(ctx); err != nil { // the items to count must be stored
+		return err
+	}
+	ppk := store.ProjectPK(r.t.ProjectID)
+	acc, after, err := w.loadCheckpoint(ctx, r)
+	if err != nil {
+		return err
+	}
+	out := false
+	last, done, err := w.Store.EachAfter(ctx, ppk, after, w.AggregatePage, acc.add, func() bool {
+		out = !w.timeLeft(ctx)
+		return !out
+	})
+	if err != nil {
+		if last != after && ctx.Err() == nil {
+			// Keep what was read for the retry.
+			if _, cerr := w.saveCheckpoint(ctx, r, acc, last); cerr != nil {
+				return errors.Join(err, cerr)
+			}
+		}
+		return err
+	}
+	if !done {
+		saved, err := w.saveCheckpoint(context.WithoutCancel(ctx), r, acc, last)
+		if err != nil {
+			return err
+		}
+		if saved {
+			return errOutOfTime
+		}
+		// Too big to save: read the rest now.
+		if _, _, err := w.Store.EachAfter(ctx, ppk, last, w.AggregatePage, acc.add, func() bool { return true }); err != nil {
+			return err
+		}
+	}
+	agg := acc.result()
+	r.state.RunningPipelines = agg.Project.Running
+	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project}); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(agg.People) {
+		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS#" + k, Kind: "person_stats", Value: agg.People[k]}); err != nil {
+			return err
+		}
+	}
+	if err := w.writeReadModel(ctx, r, agg); err != nil {
+		return err
+	}
+	if r.resumed {
+		// Done: a later delivery of this task must start over.
+		return w.Store.Delete(ctx, ppk, checkpointSK)
+	}
+	return nil
+}

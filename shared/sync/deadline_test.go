@@ -1,0 +1,46 @@
+package sync_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
+)
+
+// TestBigProjectSyncsUnderAShortDeadline: one project of some thousands
+// of commits, a worker deadline that leaves time for one page an
+// invocation, and small aggregate pages. The task hands back its commit read and its aggregate several
+// times, never fails a message (so never reaches the dead-letter queue),
+// reads each commit page once, and ends equal to the simulator's truth.
+// (make bench-sync-big runs the same on 20,000 commits under 60 s.)
+func TestBigProjectSyncsUnderAShortDeadline(t *testing.T) {
+	h := newHarness(t, sim.CourseSpec{Path: "kpi/tp-big", Teams: 1, StudentsPerTeam: 3, ProjectsPerTeam: 1, Weeks: 2,
+		CommitsPerStudentWeek: 420, MRsPerStudentWeek: 1, IssuesPerStudentWeek: 1, PipelinesPerProjectWeek: 2})
+	h.worker.AggregatePage = 250
+	commits := len(h.sim.Commits(h.course.ProjectIDs[0]))
+	if commits < 2000 {
+		t.Fatalf("got %d commits, want a big project (2,000 or more)", commits)
+	}
+	before := h.sim.RequestCounts()
+	// 1 ms beyond the worker's margin: every invocation reads one page
+	// (of GitLab or of the aggregate) and hands the rest back, however
+	// fast the machine.
+	h.sync(runOpts{deadline: time.Millisecond})
+	_, byRoute := requests(before, h.sim.RequestCounts())
+
+	h.compare()
+	if h.failures != 0 {
+		t.Errorf("got %d failed messages, want 0 (a healthy project never fails, so never dead-letters)", h.failures)
+	}
+	logs := h.logs.String()
+	reads, aggs := strings.Count(logs, `"step":"read"`), strings.Count(logs, `"step":"aggregate"`)
+	if reads < 2 || aggs < 2 {
+		t.Errorf("got %d hand-backs of the reads and %d of the aggregate, want several of each (the deadline is too short for either)", reads, aggs)
+	}
+	bound := commits/100 + 1
+	if got := byRoute["GET /api/v4/projects/:id/repository/commits"]; float64(got) > 1.05*float64(bound) {
+		t.Errorf("got %d commit requests for %d commits, want at most 1.05 x %d (each page read once)", got, commits, bound)
+	}
+	t.Logf("%d commits: %d requests %v; %d read and %d aggregate hand-backs", commits, len(byRoute), byRoute, reads, aggs)
+}
