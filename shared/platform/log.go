@@ -2,12 +2,14 @@ package platform
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/gitpulse/gitpulse/shared/redact"
 )
@@ -60,4 +62,17 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// sdkLogger sends the AWS SDK's own messages (such as "Response has no
+// supported checksum") to the function's JSON log, at warn level for the
+// SDK's warnings, instead of as plain text on stderr.
+type sdkLogger struct{ l *slog.Logger }
+
+func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelInfo
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	s.l.Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
 }

@@ -61,6 +61,10 @@ type Platform struct {
 	// stdout); Wrap gives each invocation a batch and flushes it.
 	Metrics *metrics.Emitter
 	Now     func() time.Time
+	// APIKeysTTL is how long the API serves the keys secret's keys before
+	// reading it again (0: apikeys.DefaultTTL). The local run sets it
+	// short, so that a key `make api-key` adds works at once.
+	APIKeysTTL time.Duration
 
 	// One client per AWS service, built at cold start (no network call)
 	// and shared, so a function keeps one connection pool per service.
@@ -98,7 +102,7 @@ func NewTo(ctx context.Context, out io.Writer, function string, required ...stri
 	if len(cfg.Tokens.Ignored) > 0 {
 		logger.Warn("token variables ignored: an earlier source wins", "ignored", cfg.Tokens.Ignored)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(sdkLogger{logger}))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
@@ -347,7 +351,7 @@ func (p *Platform) APIKeys() (*apikeys.Authenticator, error) {
 		p.Logger.WarnContext(ctx, "API keys secret unreadable: serving the cached keys", "error", err.Error())
 	}
 	if arn := p.Config.APIKeysSecretARN; arn != "" {
-		return &apikeys.Authenticator{Source: &apikeys.SecretSource{API: p.SecretsManager, SecretID: arn, Now: p.Now}, OnStale: onStale}, nil
+		return &apikeys.Authenticator{Source: &apikeys.SecretSource{API: p.SecretsManager, SecretID: arn, TTL: p.APIKeysTTL, Now: p.Now}, OnStale: onStale}, nil
 	}
 	if p.Config.APIKeys == "" {
 		p.Logger.Warn("no API keys configured: every data route answers 401", "set", config.EnvAPIKeysSecretARN+" or "+config.EnvAPIKeys)
