@@ -18,7 +18,7 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query
+.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query logs
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -93,8 +93,13 @@ revoke-current: ## Revoke, in the local GitLab simulator, the token AWSCURRENT h
 	@source .run/local.env && url=$$(go run ./infra/rotatenow -revoke-url) && \
 	  curl -sS -o /dev/null -w 'revoked the current token in the simulator (%{http_code})\n' -XPOST "$$url"
 
-api-key: ## Generate a data API key and print it once with its hash and JSON entry: make api-key NAME=dashboard [ROLE=reader|admin] [SECRET_ARN=arn:... to append it to that secret].
-	@go run ./infra/apikey -name "$(NAME)" -role "$(or $(ROLE),reader)" -secret "$(SECRET_ARN)"
+api-key: ## Generate a data API key and print it once with its hash and JSON entry: make api-key NAME=dashboard [ROLE=reader|admin]; against a running `make run` it is added to the local keys secret (accepted at once); SECRET_ARN=arn:... appends it to that secret instead.
+	@secret="$(SECRET_ARN)"; if [ -z "$$secret" ] && [ -f .run/local.env ]; then source .run/local.env; secret=$$API_KEYS_SECRET_ARN; fi; \
+	  go run ./infra/apikey -name "$(NAME)" -role "$(or $(ROLE),reader)" -secret "$$secret"
+
+logs: ## Follow the JSON logs of the running `make run` (.run/localrun.log; LOG_LEVEL=debug make run for more, VERBOSE=1 make run to see them in its terminal too).
+	@test -f .run/localrun.log || { echo "no .run/localrun.log: start \`make run\` first"; exit 1; }
+	@tail -n 50 -F .run/localrun.log
 
 audit-query: ## Audit items of one token, newest first, from the local stack: make audit-query HASH=sha256:... (or TOKEN=<value>) [LIMIT=100].
 	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }

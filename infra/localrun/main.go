@@ -19,7 +19,7 @@ func main() {
 	// The first Ctrl-C stops everything in order (a few seconds at most);
 	// a second one ends the process at once.
 	go func() { <-ctx.Done(); stop() }()
-	if err := run(ctx, os.Stdout); err != nil {
+	if err := run(ctx, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gitpulse:", err)
 		os.Exit(1)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +16,10 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/provision"
-	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/config"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/platform"
@@ -34,6 +33,12 @@ var (
 	stateDir = envOr("GITPULSE_RUN_DIR", ".run")
 	pidFile  = filepath.Join(stateDir, "localrun.pid")
 	envFile  = filepath.Join(stateDir, "local.env")
+	// logFile holds the JSON logs of the stack and of the functions it
+	// runs in-process (the AWS SDK's warnings among them): `make logs`.
+	logFile = filepath.Join(stateDir, "localrun.log")
+	// alertsFile keeps the alerts `make alerts` has read from the queue
+	// subscribed to the alert topic; each run starts it afresh.
+	alertsFile = filepath.Join(stateDir, "alerts.jsonl")
 )
 
 func envOr(name, def string) string {
@@ -44,7 +49,9 @@ func envOr(name, def string) string {
 }
 
 // run starts the local stack and blocks until ctx ends, then stops what it
-// started, in reverse order.
+// started, in reverse order. out gets the progress a person reads; the
+// JSON logs go to logFile (and to out as well with VERBOSE=1), at the
+// level LOG_LEVEL names (debug, info, warn, error; default info).
 func run(ctx context.Context, out io.Writer) (err error) {
 	port := envOr("PORT", "8000")
 	if err := acquireLock(port); err != nil {
@@ -58,6 +65,19 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		os.Remove(pidFile)
 		os.Remove(envFile)
 	}()
+	logs, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the log file: %w", err)
+	}
+	cleanups = append(cleanups, func() { logs.Close() })
+	var logW io.Writer = logs
+	if v := os.Getenv("VERBOSE"); v != "" && v != "0" {
+		logW = io.MultiWriter(logs, out)
+	}
+	if lvl := os.Getenv("LOG_LEVEL"); lvl != "" {
+		os.Setenv("AWS_LAMBDA_LOG_LEVEL", lvl)
+	}
+	os.Remove(alertsFile)
 	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		return fmt.Errorf("cannot serve the API on port %s (%v): set PORT to a free port", port, err)
@@ -113,11 +133,22 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 
 	// Resources.
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(logging.NewStandardLogger(logW)))
 	if err != nil {
 		return fmt.Errorf("AWS configuration: %w", err)
 	}
-	res, err := provision.Provision(ctx, provision.NewClients(awsCfg), provision.NamesFor(envOr("GITPULSE_PREFIX", "gitpulse-local")), &token)
+	prefix := envOr("GITPULSE_PREFIX", "gitpulse-local")
+	clients := provision.NewClients(awsCfg)
+	res, err := provision.Provision(ctx, clients, provision.NamesFor(prefix), &token)
+	if err != nil {
+		return err
+	}
+	alertsQueue, err := subscribeAlerts(ctx, clients, res)
+	if err != nil {
+		return err
+	}
+	os.Setenv(EnvAlertsQueueURL, alertsQueue)
+	apiKey, keysARN, err := localKeys(ctx, clients.SecretsManager, prefix)
 	if err != nil {
 		return err
 	}
@@ -128,20 +159,20 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	os.Setenv(config.EnvTokenSecretARN, res.TokenSecretARN)
 	os.Setenv(config.EnvHealthCacheTTL, envOr(config.EnvHealthCacheTTL, "5s"))
 	os.Setenv(config.EnvSelfRotation, envOr(config.EnvSelfRotation, "true"))
-	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN)
+	fmt.Fprintf(out, "Provisioned: tables %s and %s, secret %s, API keys secret %s\n", res.DataTable, res.AuditTable, res.TokenSecretARN, keysARN)
 	if err := writeEnvFile(nil); err != nil {
 		return err
 	}
 
 	// The token check once at start, as the daily schedule runs it.
-	checker, err := platform.New(ctx, "token-check", config.EnvDataTable, config.EnvAlertTopicARN)
+	checker, err := platform.NewTo(ctx, logW, "token-check", config.EnvDataTable, config.EnvAlertTopicARN)
 	if err != nil {
 		return err
 	}
 	printTokenCheck(ctx, out, checker)
 
 	// A first sync, then one every SYNC_INTERVAL, as the schedule does.
-	syncPlatform, err := platform.New(ctx, "sync", config.EnvDataTable, config.EnvSyncQueueURL)
+	syncPlatform, err := platform.NewTo(ctx, logW, "sync", config.EnvDataTable, config.EnvSyncQueueURL)
 	if err != nil {
 		return err
 	}
@@ -152,33 +183,39 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	sy := newSyncer(syncPlatform, out)
 	if len(syncPlatform.Config.Courses) == 0 {
 		fmt.Fprintf(out, "Sync: no course configured; set %s to a GitLab group path to sync one\n", config.EnvCourses)
-	} else if err := sy.once(ctx); err != nil {
+	} else if err := sy.once(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(out, "Sync failed: %v\n", err)
 	}
-	go sy.keep(ctx, every)
-
-	// The API, the same handler the api Lambda serves, with a local admin
-	// key unless keys are configured.
-	apiKey := ""
-	if os.Getenv(config.EnvAPIKeys) == "" && os.Getenv(config.EnvAPIKeysSecretARN) == "" {
-		raw, key, err := apikeys.Generate("local-admin", apikeys.RoleAdmin, time.Now())
-		if err != nil {
-			return err
+	syncDone := make(chan struct{})
+	go func() { defer close(syncDone); sy.keep(ctx, every) }()
+	// On the way out, the syncer finishes its task (its audit stored)
+	// before moto stops; the interrupt test allows 5 s in all.
+	cleanups = append(cleanups, func() {
+		select {
+		case <-syncDone:
+		case <-time.After(3 * time.Second):
 		}
-		entry, _ := json.Marshal([]apikeys.Key{key})
-		os.Setenv(config.EnvAPIKeys, string(entry))
-		apiKey = raw.Reveal()
-	}
-	p, err := platform.New(ctx, "api", config.EnvDataTable)
+	})
+
+	// The API, the same handler the api Lambda serves, reading its keys
+	// from the local keys secret (localKeys) with a short cache.
+	p, err := platform.NewTo(ctx, logW, "api", config.EnvDataTable)
 	if err != nil {
 		return err
 	}
+	p.APIKeysTTL = localKeysTTL
 	handler, err := p.API()
 	if err != nil {
 		return err
 	}
 	courseID, projectID := firstCourse(ctx, p)
-	if err := writeEnvFile(map[string]string{"API_URL": "http://127.0.0.1:" + port, "API_KEY": apiKey, "COURSE_ID": courseID, "PROJECT_ID": projectID}); err != nil {
+	extra := map[string]string{"API_URL": "http://127.0.0.1:" + port, "COURSE_ID": courseID, "PROJECT_ID": projectID}
+	if apiKey != "" {
+		// With API_KEYS given, no key is written: an API_KEY the user
+		// exported stays in force when invoke.sh reads this file.
+		extra["API_KEY"] = apiKey
+	}
+	if err := writeEnvFile(extra); err != nil {
 		return err
 	}
 	// As the Lambda wrapper does per invocation, flush the audit after
@@ -194,10 +231,10 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	auth := `-H "Authorization: Bearer $API_KEY"`
 	keyLine := "  export API_KEY=" + apiKey + "   # local admin key, valid while this runs\n"
 	if apiKey == "" {
-		keyLine = "  export API_KEY=<one of your API_KEYS>\n"
+		keyLine = "  export API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
 	}
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n\n",
-		base, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
+		base, logFile, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
@@ -296,7 +333,7 @@ func script(ctx context.Context, args ...string) (string, error) {
 // that is removed when the stack stops.
 func writeEnvFile(extra map[string]string) error {
 	var b strings.Builder
-	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation, config.EnvSyncQueueURL, config.EnvCourses, config.EnvAPIKeys} {
+	for _, name := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", config.EnvDataTable, config.EnvAuditTable, config.EnvAlertTopicARN, config.EnvTokenSecretARN, config.EnvSelfRotation, config.EnvSyncQueueURL, config.EnvCourses, config.EnvAPIKeysSecretARN, EnvAlertsQueueURL} {
 		fmt.Fprintf(&b, "export %s=%q\n", name, os.Getenv(name))
 	}
 	for name, v := range extra {

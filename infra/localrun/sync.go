@@ -62,6 +62,10 @@ func (s *syncer) drain(ctx context.Context, total int) (int, error) {
 	for idle := 0; idle < 2 && ctx.Err() == nil; {
 		msgs, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.p.Config.SyncQueueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60})
 		if err != nil {
+			if ctx.Err() != nil {
+				s.stopped(done, total)
+				return done, nil
+			}
 			return done, fmt.Errorf("read the sync queue: %w", err)
 		}
 		if len(msgs.Messages) == 0 {
@@ -70,10 +74,22 @@ func (s *syncer) drain(ctx context.Context, total int) (int, error) {
 		}
 		idle = 0
 		for _, m := range msgs.Messages {
+			if ctx.Err() != nil {
+				break // stopping: what was received stays in the queue
+			}
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			resp, err := s.worker.Handle(wctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)}}})
-			s.p.Flush(wctx)
 			cancel()
+			// The audit of the task's GitLab calls is stored even when a
+			// stop cut the task short (moto stops only after this), as
+			// the Lambda wrapper flushes before an invocation returns.
+			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			s.p.Flush(fctx)
+			fcancel()
+			if ctx.Err() != nil {
+				s.stopped(done, total)
+				return done, nil
+			}
 			if err != nil || len(resp.BatchItemFailures) > 0 {
 				continue // left in the queue: SQS hands it out again
 			}
@@ -86,10 +102,26 @@ func (s *syncer) drain(ctx context.Context, total int) (int, error) {
 			fmt.Fprintf(s.out, "\rSync: %d%s tasks done, %d items written", done, of, s.written.items.Load()-before)
 		}
 	}
+	if ctx.Err() != nil {
+		s.stopped(done, total)
+		return done, nil
+	}
 	if done > 0 {
 		fmt.Fprintf(s.out, "\nSync: done in %s\n", time.Since(start).Round(time.Millisecond))
 	}
 	return done, nil
+}
+
+// stopped says calmly what a stop left of a sync: the tasks not done are
+// what the next `make run`'s first sync does (cursors move only after
+// what they cover is stored, so nothing is lost or doubled).
+func (s *syncer) stopped(done, total int) {
+	switch {
+	case total > done:
+		fmt.Fprintf(s.out, "\nSync: stopped after %d of %d tasks; the next make run syncs the rest\n", done, total)
+	case done > 0:
+		fmt.Fprintf(s.out, "\nSync: stopped after %d tasks\n", done)
+	}
 }
 
 // once schedules and drains: the first sync, shown as it goes.

@@ -68,6 +68,13 @@ echo "== $fn <- $event" >&2
 # key and the demo course's ids (written by `make run`), the token secret,
 # and the version of the rotation in progress: createSecret starts one (a
 # new AWSPENDING version, as Secrets Manager does), the later steps reuse it.
+if grep -q '{{API_KEY}}' "$event" && [ -z "${API_KEY:-}" ]; then
+  # make run writes no API_KEY when it runs with your own API_KEYS.
+  echo "this event needs an API key: API_KEY=<one of your API_KEYS' keys> make invoke-$fn EVENT=$event (or make api-key NAME=me ROLE=admin for a new one)" >&2; exit 2
+fi
+if grep -q '{{COURSE_ID}}\|{{PROJECT_ID}}' "$event" && ! [[ "${COURSE_ID:-}" =~ ^[0-9]+$ && "${PROJECT_ID:-}" =~ ^[0-9]+$ ]]; then
+  echo "this event needs the local stack's course and project, and make run has synced none yet (COURSE_ID=${COURSE_ID:-}, PROJECT_ID=${PROJECT_ID:-} in .run/local.env)" >&2; exit 2
+fi
 VERSION=""
 if grep -q '{{VERSION}}' "$event"; then
   if grep -q '"createSecret"' "$event" || [ ! -f .run/rotation-version ]; then
@@ -75,7 +82,7 @@ if grep -q '{{VERSION}}' "$event"; then
   fi
   VERSION=$(cat .run/rotation-version)
 fi
-sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-0}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-0}|g" \
+sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-}|g" \
     -e "s|{{TOKEN_SECRET_ARN}}|${GITLAB_TOKEN_SECRET_ARN:-}|g" -e "s|{{VERSION}}|$VERSION|g" "$event" |
   curl -sS -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @-
 echo
