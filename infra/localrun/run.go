@@ -126,7 +126,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		cleanups = append(cleanups, stopSim)
 		token.GitLabURL, token.Token, token.TokenID = simURL, tok.Value, tok.ID
 		fmt.Fprintf(out, "GitLab: simulator at %s (demo token id %d)\n", simURL, tok.ID)
-		simHint = fmt.Sprintf("  revoke the demo token:  curl -s -XPOST %s/-/sim/tokens/%d/revoke\n", simURL, tok.ID)
+		simHint = "  make revoke-current   # revoke, in the simulator, the token AWSCURRENT holds (it changes with each rotation)\n"
 	}
 	for _, name := range []string{config.EnvToken, config.EnvURL, config.EnvTokens, config.EnvTokenFile} {
 		os.Unsetenv(name)
