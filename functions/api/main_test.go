@@ -194,7 +194,11 @@ func TestBadConfigurationFailsAtStart(t *testing.T) {
 // under the emulator: a course synced into moto, an API key from API_KEYS,
 // and the sample events of the teams and commits listings.
 func TestDataRoutesUnderEmulator(t *testing.T) {
-	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "e2e/course", Teams: 2, StudentsPerTeam: 2, Weeks: 2})
+	// 20 commits a week per student (the default is 6) keeps the first
+	// project well above the page of 20 whatever the hour the test runs at
+	// (over 40 at every hour of a week): with the default pace it held 18
+	// or 19 commits when started at 12:00 or 18:00 UTC, and CI failed.
+	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "e2e/course", Teams: 2, StudentsPerTeam: 2, Weeks: 2, CommitsPerStudentWeek: 20})
 	raw, key, err := apikeys.Generate("e2e", apikeys.RoleReader, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +253,7 @@ func TestDataRoutesUnderEmulator(t *testing.T) {
 		NextCursor string            `json:"next_cursor"`
 	}
 	if err := json.Unmarshal([]byte(resp.Body), &commits); err != nil || resp.StatusCode != 200 || len(commits.Items) != 20 || commits.NextCursor == "" {
-		t.Errorf("commits: got %d %s, want 20 commits and a next cursor", resp.StatusCode, resp.Body[:min(300, len(resp.Body))])
+		t.Errorf("commits: got %d, %d items, next_cursor %q, want 200, 20 commits and a next cursor", resp.StatusCode, len(commits.Items), commits.NextCursor)
 	}
 
 	if resp = invoke(event("api-teams.json", "gpk_wrong")); resp.StatusCode != 401 || !strings.Contains(resp.Body, `"code":"unauthorized"`) {
