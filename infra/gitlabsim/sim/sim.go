@@ -16,8 +16,13 @@
 // by administrators. Every group and project is private: only members (of
 // it, an ancestor or, for groups, a descendant) and administrators see it.
 //
-// It also holds course data (course.go, courseapi.go, generate.go): each
-// project's repository (commits with stats on branches, merge commits),
+// It also holds course data, one file per GitLab resource: the model in
+// course.go, commits.go, mergerequests.go, issues.go and pipelines.go; the
+// read routes in courseapi.go (routing and shared helpers) and
+// groupsapi.go, projectsapi.go, membersapi.go, commitsapi.go,
+// mergerequestsapi.go, notesapi.go, approvalsapi.go, issuesapi.go and
+// pipelinesapi.go; the generator in generate.go, generateteam.go and
+// activity.go. Each project's repository (commits with stats on branches, merge commits),
 // merge requests with notes and approvals, issues and pipelines, kept
 // sorted per project so the time filters are binary searches. Add* and
 // the state changes (MergeMR, CloseIssue, SetPipelineStatus, ...) move
