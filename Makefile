@@ -18,7 +18,7 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query logs
+.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api fuzz-schema bench-sync-big revoke-current rotate-now audit-query logs
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ bench-sync-big: ## The sync of one project of about 20,000 commits (4 students, 
 
 bench-cold: $(RIE) ## Cold starts: each function's stripped bootstrap size, first vs second invocation under the emulator (median of 5 fresh emulators, moto server), and no network call during init; ARGS='-runs 9'.
 	infra/scripts/bench.sh cold $(ARGS)
+
+fuzz-schema: ## schemathesis (installed into .venv when missing) against a running `make run`, every check, about 4,000 cases (EXAMPLES=150 per operation and phase; ARGS for more flags); infra/schemathesis/hooks.py sends real cursors for well-formed generated ones.
+	infra/scripts/schemathesis.sh
 
 fuzz-api: ## Fuzz the data API (FuzzAPI, 10,000 inputs; FUZZTIME=30s to change) against moto server: no 5xx, JSON only, no key echoed, every answer as openapi.json says.
 	infra/scripts/fuzz-api.sh

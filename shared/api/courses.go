@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -264,51 +262,4 @@ func jsonReason(err error) string {
 		return "truncated JSON"
 	}
 	return err.Error()
-}
-
-var pathSegment = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-
-// groupRef reads the group of a course body: a positive id (number or
-// digits), a full path ("course/2026"), or a group URL
-// ("https://gitlab.example.edu/course/2026").
-func groupRef(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", gitpulse.Errorf(gitpulse.EINVALID, "group: required (a GitLab group id, full path or URL)")
-	}
-	var ref string
-	var n json.Number
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: must be a string or a number")
-		}
-		ref = n.String()
-	}
-	ref = strings.TrimSpace(ref)
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		if id <= 0 {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: an id must be positive")
-		}
-		return ref, nil
-	}
-	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
-		u, err := url.Parse(ref)
-		if err != nil || u.Host == "" {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: not a valid URL")
-		}
-		ref = u.Path
-		if i := strings.Index(ref, "/-/"); i >= 0 {
-			ref = ref[:i]
-		}
-		ref = strings.TrimPrefix(strings.Trim(ref, "/"), "groups/")
-	}
-	ref = strings.Trim(ref, "/")
-	if ref == "" || len(ref) > 255 {
-		return "", gitpulse.Errorf(gitpulse.EINVALID, "group: must be a GitLab group id, full path or URL")
-	}
-	for _, seg := range strings.Split(ref, "/") {
-		if !pathSegment.MatchString(seg) {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "group: %q is not a GitLab group path", clip(ref))
-		}
-	}
-	return ref, nil
 }

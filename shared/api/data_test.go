@@ -292,6 +292,11 @@ func TestDataAPI(t *testing.T) {
 		if len(bounded) != want || want == 0 {
 			t.Errorf("since/until: got %d commits, want %d", len(bounded), want)
 		}
+		// until before since is an empty range (200, no items), as GitLab's
+		// own list filters answer it: not an error the document cannot state.
+		if inverted, _ := all[gitpulse.Commit](t, f, project+"/commits?since="+mid.Format(time.RFC3339Nano)+"&until="+since.Format(time.RFC3339), 100); len(inverted) != 0 {
+			t.Errorf("until before since: got %d commits, want none", len(inverted))
+		}
 		author := got[0].AuthorEmail
 		mine, _ := all[gitpulse.Commit](t, f, project+"/commits?author="+url.QueryEscape(author), 100)
 		for _, c := range mine {
@@ -391,7 +396,6 @@ func TestDataAPI(t *testing.T) {
 			{"GET", project + "/commits?limit=101", "", 400, "limit"},
 			{"GET", project + "/commits?limit=ten", "", 400, "limit"},
 			{"GET", project + "/commits?since=yesterday", "", 400, "since"},
-			{"GET", project + "/commits?since=2026-02-02&until=2026-01-01", "", 400, "until"},
 			{"GET", project + "/commits?sinse=2026-01-01", "", 400, "sinse"},
 			{"GET", project + "/commits?until=", "", 400, "until: empty"},
 			{"GET", "/api/v1/courses?limit=&limit=5", "", 400, "limit: given 2 times"},

@@ -61,16 +61,17 @@ func timeParam(q url.Values, name string) (*time.Time, error) {
 	return nil, gitpulse.Errorf(gitpulse.EINVALID, "%s: must be an RFC 3339 time (2026-11-25T10:00:00Z) or a date (2026-11-25), got %q", name, clip(raw))
 }
 
-// timeRangeParams reads since and until, checking their order.
+// timeRangeParams reads since and until. An until before since is an
+// empty range, not an error (GitLab's list filters answer [] for it too):
+// the order of two parameters is a rule of the request as a whole, which
+// the OpenAPI document cannot state, so refusing it would refuse requests
+// the document calls valid. The store answers an empty page for it.
 func timeRangeParams(q url.Values) (since, until *time.Time, err error) {
 	if since, err = timeParam(q, "since"); err != nil {
 		return nil, nil, err
 	}
 	if until, err = timeParam(q, "until"); err != nil {
 		return nil, nil, err
-	}
-	if since != nil && until != nil && until.Before(*since) {
-		return nil, nil, gitpulse.Errorf(gitpulse.EINVALID, "until: must not be before since")
 	}
 	return since, until, nil
 }

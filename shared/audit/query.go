@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,9 +58,9 @@ func Find(ctx context.Context, db Querier, table string, q Query, now time.Time)
 	if limit < 1 || limit > MaxLimit {
 		return Page{}, gitpulse.Errorf(gitpulse.EINVALID, "limit must be between 1 and %d, got %d", MaxLimit, q.Limit)
 	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return Page{}, gitpulse.Errorf(gitpulse.EINVALID, "since must be before until")
-	}
+	// An empty range (until not after since) holds nothing; no cursor is
+	// one it returned.
+	empty := !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until)
 	low, high := "0", "9"
 	if !q.Since.IsZero() {
 		low = q.Since.UTC().Format(sortKeyLayout)
@@ -83,13 +84,16 @@ func Find(ctx context.Context, db Querier, table string, q Query, now time.Time)
 		// The start key must lie in this query's time range, or DynamoDB
 		// refuses the query: a cursor of another range is the client's
 		// mistake.
-		if err != nil || c.Hash != q.TokenHash || c.SK < low || c.SK > high {
+		if err != nil || empty || c.Hash != q.TokenHash || c.SK < low || c.SK > high {
 			return Page{}, gitpulse.Errorf(gitpulse.EINVALID, "cursor is not one this query returned")
 		}
 		in.ExclusiveStartKey = map[string]ddbtypes.AttributeValue{
 			"token_hash": &ddbtypes.AttributeValueMemberS{Value: c.Hash},
 			"sk":         &ddbtypes.AttributeValueMemberS{Value: c.SK},
 		}
+	}
+	if empty {
+		return Page{Items: []Entry{}}, nil // and no Query: DynamoDB refuses a BETWEEN out of order
 	}
 	var page Page
 	nowUnix := now.Unix()
@@ -129,6 +133,9 @@ func encodeCursor(c cursor) string {
 
 func decodeCursor(s string) (cursor, error) {
 	var c cursor
+	if len(s) > 2048 {
+		return c, errors.New("longer than 2048 characters")
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return c, err

@@ -105,10 +105,20 @@ func DecodeCursor(listing, pk, raw string) (map[string]ddbtypes.AttributeValue, 
 	return key, nil
 }
 
+// emptyRange tells whether the time range holds no instant (To before
+// From): such a page is empty without a Query (DynamoDB refuses a BETWEEN
+// whose bounds are out of order).
+func (q PageQuery) emptyRange() bool {
+	return q.From != nil && q.To != nil && q.To.Before(*q.From)
+}
+
 // Page reads one page with one Query. A filter may leave a page shorter
 // than Limit while Next is still set: DynamoDB applies Limit before the
 // filter.
 func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
+	if q.emptyRange() {
+		return Page{}, nil
+	}
 	in, err := s.pageInput(q)
 	if err != nil {
 		return Page{}, err
@@ -130,6 +140,9 @@ func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 // boundary, so a group never straddles two pages; only a group larger
 // than the read costs further Queries (at most maxGroupReads in all).
 func (s Store) GroupPage(ctx context.Context, q PageQuery, limit, perGroup int, group func(sk string) string) (Page, error) {
+	if q.emptyRange() {
+		return Page{}, nil
+	}
 	q.Limit = int32(min(limit*perGroup+1, 1000))
 	in, err := s.pageInput(q)
 	if err != nil {
