@@ -160,10 +160,10 @@ func Overlapping(fullPath string, courses []gitpulse.Course) (gitpulse.Course, s
 // Add resolves ref (a group id or full path) on GitLab, lists its teams
 // (subgroups; projects directly in the group become teams at the first
 // sync), and records the course (the teams are stored by its first sync,
-// which the API queues); the next scheduling syncs
-// it. A
-// group GitLab does not show the token is an ENOTFOUND error; a group
-// already recorded is ErrCourseExists (nothing is written).
+// which the API queues); the next scheduling syncs it. A group GitLab
+// does not show the token is an ENOTFOUND error; a group already recorded
+// is ErrCourseExists, and one that contains or lies within a recorded
+// course ErrCourseOverlaps, naming that course (nothing is written).
 func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []gitpulse.Team, error) {
 	api, err := s.GitLab.API(ctx)
 	if err != nil {
