@@ -18,7 +18,8 @@ DIR_TokenRotateFunction := token-rotate
 DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
-.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query logs alerts
+.PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query logs
+.PHONY: alerts
 
 # The running `make run`'s state folder (GITPULSE_RUN_DIR moves it, as
 # the tests do for the stacks they start).

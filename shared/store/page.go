@@ -105,11 +105,14 @@ func DecodeCursor(listing, pk, raw string) (map[string]ddbtypes.AttributeValue, 
 	return key, nil
 }
 
-// Page reads one page with one Query. A filtered page (DynamoDB applies
-// Limit before the filter) reads on, up to maxFilterReads Queries in all,
-// until it holds Limit items or the listing ends: an empty page that ends
-// the listing has no cursor. A page may still hold fewer than Limit items
-// with Next set when the filter matched little of what those reads held.
+// Page reads one page with one Query. A filter may leave a page shorter
+// than Limit while Next is still set: DynamoDB applies Limit before the
+// filter.
+//
+// So a filtered page reads on, up to maxFilterReads Queries in all, until
+// it holds Limit items or the listing ends: an empty page that ends the
+// listing has no cursor. It may still hold fewer than Limit items with
+// Next set when the filter matched little of what those reads held.
 func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	in, err := s.pageInput(q)
 	if err != nil {
