@@ -9,6 +9,11 @@ ARTIFACTS_DIR ?= bin/$(FUNCTION)
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := bin/aws-lambda-rie
 
+# The running `make run`'s state folder (GITPULSE_RUN_DIR moves it, as
+# the tests do for the stacks they start).
+RUN_DIR := $(or $(GITPULSE_RUN_DIR),.run)
+LOCAL_ENV := $(RUN_DIR)/local.env
+
 # Functions (directories under functions/) and their SAM logical ids. Add a
 # pair when a function does real work.
 FUNCTIONS := api token-check token-rotate sync-scheduler sync-worker
@@ -19,12 +24,6 @@ DIR_SyncSchedulerFunction := sync-scheduler
 DIR_SyncWorkerFunction := sync-worker
 
 .PHONY: help build lint test sam-check smoke run invoke-% build-% clean fmt api-key fuzz-api bench-sync-big revoke-current rotate-now audit-query logs
-.PHONY: alerts
-
-# The running `make run`'s state folder (GITPULSE_RUN_DIR moves it, as
-# the tests do for the stacks they start).
-RUN_DIR := $(or $(GITPULSE_RUN_DIR),.run)
-LOCAL_ENV := $(RUN_DIR)/local.env
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -112,6 +111,7 @@ audit-query: ## Audit items of one token, newest first, from the local stack: ma
 	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
 	@source $(LOCAL_ENV) && go run ./infra/auditquery -limit $${LIMIT:-100}
 
+.PHONY: alerts
 alerts: ## The SNS alerts the running `make run` published (token check, rotation), newest first, as an operator reads them in e-mail.
 	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
 	@source $(LOCAL_ENV) && GITPULSE_RUN_DIR=$(RUN_DIR) go run ./infra/alerts
