@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -70,7 +71,8 @@ func TestCoursesNeverOverlap(t *testing.T) {
 		}
 	}
 
-	// The worker refuses a task that would move a project.
+	// The worker refuses a task that would move a project (the parent
+	// course does not list it).
 	var other int64
 	for _, c := range sum.Courses {
 		if c.Course == parent {
@@ -81,8 +83,8 @@ func TestCoursesNeverOverlap(t *testing.T) {
 		t.Fatalf("the parent course %s was not scheduled: %+v", parent, sum)
 	}
 	pid := int64(course.ProjectIDs[0])
-	if err := f.sc.Worker.Process(ctx, gpsync.Task{CourseID: other, ProjectID: pid, Repo: true, ScheduledAt: time.Now()}); err == nil {
-		t.Errorf("a task of project %d for course %d: got no error, want it refused", pid, other)
+	if err := f.sc.Worker.Process(ctx, gpsync.Task{CourseID: other, ProjectID: pid, Repo: true, ScheduledAt: time.Now()}); !errors.Is(err, gpsync.ErrNotInCourse) {
+		t.Errorf("a task of project %d for course %d: got %v, want it refused (%v)", pid, other, err, gpsync.ErrNotInCourse)
 	}
 }
 
@@ -94,7 +96,7 @@ func TestSyncStatusLooksAtSkippedProjects(t *testing.T) {
 	start := time.Now().UTC().Add(-3*time.Hour).AddDate(0, 0, -14)
 	f := newFixtureOf(t, sim.CourseSpec{Path: "api/lag", Teams: 2, StudentsPerTeam: 2, Weeks: 2, Start: start})
 	ctx := context.Background()
-	time.Sleep(2 * time.Second) // the second run is a second later
+	time.Sleep(2 * time.Second) // the second run starts later
 	second := time.Now()
 	res, err := f.sc.Scheduler.Course(ctx, f.sc.CourseID)
 	if err != nil {

@@ -15,8 +15,11 @@ import (
 // may still overlap, and for them the owner of a project is the course
 // whose INFO item (PROJECT#<id> / INFO, written by the worker) names it,
 // or, before any worker wrote one, the earliest added of the courses that
-// hold it. The scheduler lists a project only in its owner, and the worker
-// refuses a task of a project another course holds (Process).
+// hold it. The scheduler lists a project only in its owner and queues its
+// tasks there only; the worker refuses a task whose course does not list
+// the project (ErrNotInCourse), so it never re-homes one either. (The
+// worker reads nothing more for this: each read before a task's first
+// page is time a short invocation may not have.)
 
 // owners knows, for one course being scheduled, the recorded courses
 // that overlap it. With none (the usual case) it answers without reads.

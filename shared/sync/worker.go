@@ -132,8 +132,7 @@ func parseTask(rec events.SQSMessage) (Task, error) {
 
 // ErrNotInCourse is Process's error for a task whose project the course
 // does not list (COURSE#<id> / PROJECT#<project id>, written by the plan
-// before it sends the task), or whose project another course holds (its
-// INFO names that course): nothing is written for it.
+// before it sends the task): nothing is written for it.
 var ErrNotInCourse = errors.New("the project is not in the task's course")
 
 // errOutOfTime stops a task before the deadline; the rest is queued.
@@ -196,16 +195,6 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 			return w.requeue(ctx, t)
 		}
 		return err
-	}
-	// Nor may a sync move it from the course that holds it (see owners.go).
-	var info ProjectInfo
-	if err := w.Store.Get(ctx, store.ProjectPK(t.ProjectID), "INFO", &info); err != nil && !errors.Is(err, store.ErrNotFound) {
-		if outOfTime(ctx, err) {
-			return w.requeue(ctx, t)
-		}
-		return err
-	} else if owner := info.Project.CourseID; owner != 0 && owner != t.CourseID {
-		return fmt.Errorf("course %d, project %d (held by course %d): %w", t.CourseID, t.ProjectID, owner, ErrNotInCourse)
 	}
 	r.state.ProjectID = t.ProjectID
 	if hb := r.state.HandedBackTask; hb != nil && hb.Equal(t.ScheduledAt) && r.state.HandedBackPart > t.Part {
