@@ -9,6 +9,11 @@ ARTIFACTS_DIR ?= bin/$(FUNCTION)
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := bin/aws-lambda-rie
 
+# The running `make run`'s state folder (GITPULSE_RUN_DIR moves it, as
+# the tests do for the stacks they start).
+RUN_DIR := $(or $(GITPULSE_RUN_DIR),.run)
+LOCAL_ENV := $(RUN_DIR)/local.env
+
 # Functions (directories under functions/) and their SAM logical ids. Add a
 # pair when a function does real work.
 FUNCTIONS := api token-check token-rotate sync-scheduler sync-worker
@@ -41,6 +46,7 @@ lint: ## gofmt, go vet and cfn-lint.
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	cfn-lint template.yaml
+	@echo "lint: ok (gofmt, go vet, cfn-lint)"
 
 test: ## Unit, integration (moto server, GitLab simulator) and end-to-end (Runtime Interface Emulator) tests, plus lint.
 	infra/scripts/test.sh
@@ -49,7 +55,7 @@ sam-check: ## SAM CLI (pinned; installed into .venv/sam when missing): sam valid
 	infra/scripts/sam.sh check
 
 smoke: ## Check a running GitPulse through its public API, one PASS/FAIL line per check: the `make run` stack (.run/local.env), or API_URL=https://... API_KEY=<admin key> for a deployed one.
-	@go run ./infra/smoke $(ARGS)
+	@go run ./infra/smoke -env $(LOCAL_ENV) $(ARGS)
 
 run: ## Run GitPulse locally: moto server, the GitLab simulator and the API on 127.0.0.1:PORT (default 8000).
 	@go build -o bin/localrun ./infra/localrun && bin/localrun
@@ -88,22 +94,27 @@ bench-api: ## Benchmark the data API's read routes on a synced course (moto serv
 	@infra/scripts/bench.sh api $(ARGS)
 
 rotate-now: ## Rotate the local stack's GitLab token now: the four Secrets Manager steps, as a scheduled rotation runs them.
-	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
-	@source .run/local.env && go run ./infra/rotatenow
+	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
+	@source $(LOCAL_ENV) && go run ./infra/rotatenow
 
 revoke-current: ## Revoke, in the local GitLab simulator, the token AWSCURRENT holds (to try health and the readers' fallback).
-	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
-	@source .run/local.env && url=$$(go run ./infra/rotatenow -revoke-url) && \
+	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
+	@source $(LOCAL_ENV) && url=$$(go run ./infra/rotatenow -revoke-url) && \
 	  curl -sS -o /dev/null -w 'revoked the current token in the simulator (%{http_code})\n' -XPOST "$$url"
 
 api-key: ## Generate a data API key and print it once with its hash and JSON entry: make api-key NAME=dashboard [ROLE=reader|admin]; against a running `make run` it is added to the local keys secret (accepted at once); SECRET_ARN=arn:... appends it to that secret instead.
-	@secret="$(SECRET_ARN)"; if [ -z "$$secret" ] && [ -f .run/local.env ]; then source .run/local.env; secret=$$API_KEYS_SECRET_ARN; fi; \
+	@secret="$(SECRET_ARN)"; if [ -z "$$secret" ] && [ -f $(LOCAL_ENV) ]; then source $(LOCAL_ENV); secret=$$API_KEYS_SECRET_ARN; fi; \
 	  go run ./infra/apikey -name "$(NAME)" -role "$(or $(ROLE),reader)" -secret "$$secret"
 
 logs: ## Follow the JSON logs of the running `make run` (.run/localrun.log; LOG_LEVEL=debug make run for more, VERBOSE=1 make run to see them in its terminal too).
-	@test -f .run/localrun.log || { echo "no .run/localrun.log: start \`make run\` first"; exit 1; }
-	@tail -n 50 -F .run/localrun.log
+	@test -f $(RUN_DIR)/localrun.log || { echo "no $(RUN_DIR)/localrun.log: start \`make run\` first"; exit 1; }
+	@tail -n 50 -F $(RUN_DIR)/localrun.log
 
 audit-query: ## Audit items of one token, newest first, from the local stack: make audit-query HASH=sha256:... (or TOKEN=<value>) [LIMIT=100].
-	@test -f .run/local.env || { echo "start \`make run\` first"; exit 1; }
-	@source .run/local.env && go run ./infra/auditquery -limit $${LIMIT:-100}
+	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
+	@source $(LOCAL_ENV) && go run ./infra/auditquery -limit $${LIMIT:-100}
+
+.PHONY: alerts
+alerts: ## The SNS alerts the running `make run` published (token check, rotation), newest first, as an operator reads them in e-mail.
+	@test -f $(LOCAL_ENV) || { echo "start \`make run\` first"; exit 1; }
+	@source $(LOCAL_ENV) && GITPULSE_RUN_DIR=$(RUN_DIR) go run ./infra/alerts

@@ -64,7 +64,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if page.Items == nil {
+		page.Items = []audit.Entry{} // "items": [], as the API answers
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(page)
 }

@@ -56,23 +56,33 @@ func localKeys(ctx context.Context, sm *secretsmanager.Client, prefix string) (a
 		return "", "", err
 	}
 	name := prefix + "/api-keys"
-	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(doc))})
-	var exists *smtypes.ResourceExistsException
-	switch {
-	case err == nil:
-		secretARN = aws.ToString(out.ARN)
-	case errors.As(err, &exists):
-		put, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(doc))})
-		if err != nil {
-			return "", "", fmt.Errorf("store the local API keys in %s: %w", name, err)
-		}
-		secretARN = aws.ToString(put.ARN)
-	default:
-		return "", "", fmt.Errorf("create the local API keys secret %s: %w", name, err)
+	arn, err := putKeys(ctx, sm, name, string(doc))
+	if err != nil {
+		return "", "", err
 	}
+	secretARN = partialARN(arn, name)
 	os.Setenv(config.EnvAPIKeysSecretARN, secretARN)
 	os.Unsetenv(config.EnvAPIKeys)
 	return adminKey, secretARN, nil
+}
+
+// putKeys stores doc as the keys secret name's value, creating the
+// secret when it is not there, and returns the secret's ARN.
+func putKeys(ctx context.Context, sm *secretsmanager.Client, name, doc string) (string, error) {
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(doc)})
+	var exists *smtypes.ResourceExistsException
+	switch {
+	case err == nil:
+		return aws.ToString(out.ARN), nil
+	case errors.As(err, &exists):
+		put, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(doc)})
+		if err != nil {
+			return "", fmt.Errorf("store the local API keys in %s: %w", name, err)
+		}
+		return aws.ToString(put.ARN), nil
+	default:
+		return "", fmt.Errorf("create the local API keys secret %s: %w", name, err)
+	}
 }
 
 // subscribeAlerts subscribes a queue to the alert topic, as an operator's

@@ -143,6 +143,8 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	// The same ARN after the local AWS restarts (see healer).
+	res.TokenSecretARN = partialARN(res.TokenSecretARN, res.TokenSecret)
 	alertsQueue, err := subscribeAlerts(ctx, clients, res)
 	if err != nil {
 		return err
@@ -188,6 +190,17 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); sy.keep(ctx, every) }()
+	// Resources gone (moto restarted): provision them again and sync.
+	h := &healer{clients: clients, names: res.Names, out: out, token: token, healed: func(ctx context.Context) {
+		if _, err := sy.schedule(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "Sync failed: %v\n", err)
+		}
+	}}
+	if os.Getenv(config.EnvAPIKeysSecretARN) == keysARN && strings.HasSuffix(keysARN, prefix+"/api-keys") {
+		h.keysName = prefix + "/api-keys"
+	}
+	h.remember(ctx) // before moto can go: what to restore
+	go h.watch(ctx, 2*time.Second)
 	// On the way out, the syncer finishes its task (its audit stored)
 	// before moto stops; the interrupt test allows 5 s in all.
 	cleanups = append(cleanups, func() {
@@ -229,12 +242,12 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://127.0.0.1:" + port
 	auth := `-H "Authorization: Bearer $API_KEY"`
-	keyLine := "  export API_KEY=" + apiKey + "   # local admin key, valid while this runs\n"
+	keyLine := "  export API=" + base + " API_KEY=" + apiKey + "   # the local admin key, valid while this runs\n"
 	if apiKey == "" {
-		keyLine = "  export API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
+		keyLine = "  export API=" + base + " API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
 	}
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
-		base, logFile, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s $API/api/v1/health\n  curl -s %s $API/api/v1/courses/%s/teams\n  curl -s %s \"$API/api/v1/projects/%s/commits?limit=5\"\n  curl -s $API/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
+		base, logFile, keyLine, auth, courseID, auth, projectID, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
@@ -299,8 +312,13 @@ func startSim(port string) (string, sim.Token, string, func(), error) {
 	// A demo course (three teams and a solo project, four weeks of work)
 	// that the demo teacher owns.
 	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4})
-	if err := s.AddMember("group", course.GroupID, demo.ID, 50); err != nil {
-		return "", sim.Token{}, "", nil, err
+	// A second course, not synced until added (POST /api/v1/courses
+	// {"group":"kpi/tp-2025"}: the README's example).
+	next := s.GenerateCourse(2, sim.CourseSpec{Path: "kpi/tp-2025", Teams: 2, StudentsPerTeam: 2, Weeks: 2})
+	for _, id := range []int{course.GroupID, next.GroupID} {
+		if err := s.AddMember("group", id, demo.ID, 50); err != nil {
+			return "", sim.Token{}, "", nil, err
+		}
 	}
 	// self_rotate lets `make rotate-now` rotate it (TOKEN_SELF_ROTATION is on).
 	tok, err := s.AddToken(sim.TokenSpec{UserID: demo.ID, Name: "gitpulse-demo", Scopes: []string{"read_api", "read_repository", "self_rotate"}, ExpiresAt: &expires})

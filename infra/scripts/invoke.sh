@@ -18,11 +18,12 @@ if [ -z "$event" ]; then
   [ -n "$event" ] || { echo "no event given and none in events/ for $fn; pass EVENT=events/<file>.json" >&2; exit 2; }
 fi
 [ -f "$event" ] || { echo "event file $event does not exist" >&2; exit 2; }
-if [ ! -f .run/local.env ]; then
+run_dir=${GITPULSE_RUN_DIR:-.run} # make run's state folder
+if [ ! -f "$run_dir/local.env" ]; then
   echo "the local stack is not running: start \`make run\` in another terminal first" >&2; exit 1
 fi
 # shellcheck disable=SC1091
-source .run/local.env
+source "$run_dir/local.env"
 
 out=bin/host/$fn
 mkdir -p "$out"
@@ -73,14 +74,14 @@ if grep -q '{{API_KEY}}' "$event" && [ -z "${API_KEY:-}" ]; then
   echo "this event needs an API key: API_KEY=<one of your API_KEYS' keys> make invoke-$fn EVENT=$event (or make api-key NAME=me ROLE=admin for a new one)" >&2; exit 2
 fi
 if grep -q '{{COURSE_ID}}\|{{PROJECT_ID}}' "$event" && ! [[ "${COURSE_ID:-}" =~ ^[0-9]+$ && "${PROJECT_ID:-}" =~ ^[0-9]+$ ]]; then
-  echo "this event needs the local stack's course and project, and make run has synced none yet (COURSE_ID=${COURSE_ID:-}, PROJECT_ID=${PROJECT_ID:-} in .run/local.env)" >&2; exit 2
+  echo "this event needs the local stack's course and project, and make run has synced none yet (COURSE_ID=${COURSE_ID:-}, PROJECT_ID=${PROJECT_ID:-} in $run_dir/local.env)" >&2; exit 2
 fi
 VERSION=""
 if grep -q '{{VERSION}}' "$event"; then
-  if grep -q '"createSecret"' "$event" || [ ! -f .run/rotation-version ]; then
-    go run ./infra/rotatenow -start > .run/rotation-version
+  if grep -q '"createSecret"' "$event" || [ ! -f "$run_dir/rotation-version" ]; then
+    go run ./infra/rotatenow -start > "$run_dir/rotation-version"
   fi
-  VERSION=$(cat .run/rotation-version)
+  VERSION=$(cat "$run_dir/rotation-version")
 fi
 sed -e "s|{{API_KEY}}|${API_KEY:-}|g" -e "s|{{COURSE_ID}}|${COURSE_ID:-}|g" -e "s|{{PROJECT_ID}}|${PROJECT_ID:-}|g" \
     -e "s|{{TOKEN_SECRET_ARN}}|${GITLAB_TOKEN_SECRET_ARN:-}|g" -e "s|{{VERSION}}|$VERSION|g" "$event" |

@@ -122,7 +122,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	// The mux answers a path that is not canonical ("//", "/x/..") with a
 	// redirect and an HTML body; no route here has such a path.
 	if p := r.URL.EscapedPath(); p != canonical(p) {
-		s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
+		s.fail(w, r, noRoute(r))
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
@@ -144,7 +144,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, gitpulse.Errorf(gitpulse.EMETHOD, "method %s is not allowed on %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
 		return
 	}
-	s.fail(w, r, gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s", redact.Echo(r.Method), redact.Echo(r.URL.Path)))
+	s.fail(w, r, noRoute(r))
+}
+
+// noRoute is the 404 of a path no route serves; it points at the API
+// document, the list of the routes that exist.
+func noRoute(r *http.Request) error {
+	return gitpulse.Errorf(gitpulse.ENOTFOUND, "no route for %s %s; GET %s lists every route", redact.Echo(r.Method), redact.Echo(r.URL.Path), OpenAPIPath)
 }
 
 // canonical is p as the mux cleans it: no "//", "." or ".." segments,
@@ -235,7 +241,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// "<" in a message stays "<", not \u003c: answers are read in
+	// terminals, and Content-Type keeps browsers from sniffing HTML.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // requestInfo is what the request log learns from inside the handler.

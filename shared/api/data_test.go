@@ -47,7 +47,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, configured ...string) *fixture {
 	t.Helper()
-	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "api/course", Teams: 2, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 3})
+	return newFixtureOf(t, sim.CourseSpec{Path: "api/course", Teams: 2, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 3}, configured...)
+}
+
+// newFixtureOf is newFixture with the course spec.
+func newFixtureOf(t *testing.T, spec sim.CourseSpec, configured ...string) *fixture {
+	t.Helper()
+	sc := testenv.SyncCourse(t, spec)
 	rraw, rk, err := apikeys.Generate("dashboard", apikeys.RoleReader, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -46,8 +46,15 @@ func writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gitpulse"`)
+	case http.StatusServiceUnavailable:
+		// Every 503 says when to try again (a queue or table that is
+		// missing for a moment, a dependency that did not answer).
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "5")
+		}
 	}
 	writeJSON(w, status, ErrorBody{Code: code, Message: redact.Cut(redact.String(gitpulse.ErrorMessage(err)), messageLimit)})
 }

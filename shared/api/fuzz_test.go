@@ -50,6 +50,9 @@ type apiEnv struct {
 	doc           *openapi3.T
 	router        routers.Router
 	reader, admin string // the raw API keys: no answer may hold them
+	// free are groups outside the course (courses never overlap): added
+	// through the API (201), then a conflict.
+	free []sim.Group
 }
 
 // newAPIEnv syncs a small generated course into fresh tables and serves
@@ -85,7 +88,17 @@ func newAPIEnv(tb testing.TB) *apiEnv {
 		QueueURL:          sc.Resources.SyncQueueURL,
 		ConfiguredCourses: []string{sc.Course.Path},
 	})
-	return &apiEnv{h: srv, sc: sc, routes: srv.Routes(), doc: doc, router: router, reader: rk.Reveal(), admin: ak.Reveal()}
+	top := sc.Sim.AddGroup("fuzz-free", 0)
+	if err := sc.Sim.AddMember("group", top.ID, sc.Course.TeacherID, 30); err != nil {
+		tb.Fatal(err)
+	}
+	var free []sim.Group
+	for i := range 3 {
+		g := sc.Sim.AddGroup(fmt.Sprintf("free-%d", i+1), top.ID)
+		g.Path = top.Path + "/" + g.Path
+		free = append(free, g)
+	}
+	return &apiEnv{h: srv, sc: sc, routes: srv.Routes(), doc: doc, router: router, reader: rk.Reveal(), admin: ak.Reveal(), free: free}
 }
 
 // serve runs req through the handler.
@@ -600,13 +613,16 @@ func (g *generator) body(method string) (body []byte, contentType string) {
 	}
 	sc := g.e.sc
 	team := sc.Course.Teams[g.rng.IntN(len(sc.Course.Teams))]
+	free := g.e.free[g.rng.IntN(len(g.e.free))]
 	switch g.rng.IntN(20) {
-	case 0, 1, 2: // a team group: added (201), then a conflict
-		body = fmt.Appendf(nil, `{"group":%d}`, team.GroupID)
-	case 3:
+	case 0, 1: // a group apart from the course: added (201), then a conflict
+		body = fmt.Appendf(nil, `{"group":%d}`, free.ID)
+	case 2:
+		body = fmt.Appendf(nil, `{"group":%q}`, free.Path)
+	case 3: // within the course: a conflict (courses never overlap)
 		body = fmt.Appendf(nil, `{"group":%q}`, team.Path)
 	case 4:
-		body = fmt.Appendf(nil, `{"group":"https://gitlab.example.edu/groups/%s/-/issues"}`, team.Path)
+		body = fmt.Appendf(nil, `{"group":"https://gitlab.example.edu/groups/%s/-/issues"}`, free.Path)
 	case 5: // configured already: a conflict
 		body = fmt.Appendf(nil, `{"group":%q}`, sc.Course.Path)
 	case 6:

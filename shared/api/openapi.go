@@ -5,6 +5,9 @@ import (
 	"net/http"
 )
 
+// OpenAPIPath is where the API serves its OpenAPI document.
+const OpenAPIPath = "/api/v1/openapi.json"
+
 // OpenAPI is the API's OpenAPI 3 document (openapi.json), served at
 // GET /api/v1/openapi.json and tested against the routes.
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,14 +39,61 @@ type CourseSync struct {
 // ProjectSync is one project's sync status.
 type ProjectSync struct {
 	gpsync.ProjectState
-	// LagSeconds is how long ago the last successful sync started; null
-	// before the first.
-	LagSeconds *int64 `json:"lag_seconds"`
+	// ProjectName, TeamID and TeamName name the project and its team
+	// (empty for a project the course no longer lists).
+	ProjectName string `json:"project_name"`
+	TeamID      string `json:"team_id"`
+	TeamName    string `json:"team_name"`
+	// LookedAt is when a sync last looked at the project: its last
+	// successful task, or a later scheduling that found nothing changed
+	// (a skipped project is up to date as of that run). LagSeconds is how
+	// long ago that was; both null before the first.
+	LookedAt   *time.Time `json:"looked_at"`
+	LagSeconds *int64     `json:"lag_seconds"`
+}
+
+// lookedAt is when a sync last looked at a project: its last successful
+// task, or the course's last successful scheduling when that run found
+// nothing to do for it (it queued no task). A project the run queued a
+// task for is looked at when that task succeeds.
+func lookedAt(st gpsync.ProjectState, course gpsync.CourseState) *time.Time {
+	t := st.LastSuccess
+	if run := course.LastSuccess; run != nil && (t == nil || run.After(*t)) && st.LastSuccess != nil && !slices.Contains(course.Tasked, st.ProjectID) {
+		t = run
+	}
+	return t
+}
+
+// names reads the course's team items and project summaries (one Query
+// of TEAM#) for the project and team names of the sync status.
+func (s *Server) names(r *http.Request, courseID int64) (teams map[string]string, projects map[int64]gitpulse.Project, err error) {
+	teams, projects = map[string]string{}, map[int64]gitpulse.Project{}
+	err = s.deps.Store.Each(r.Context(), store.CoursePK(courseID), "TEAM#", func(_ string, item map[string]ddbtypes.AttributeValue) error {
+		switch kind(item) {
+		case "team":
+			var t gitpulse.Team
+			if err := unmarshal(item, &t); err != nil {
+				return err
+			}
+			teams[t.ID] = t.Name
+		case "project_summary":
+			var sum struct {
+				Project gitpulse.Project `dynamodbav:"project"`
+			}
+			if err := unmarshal(item, &sum); err != nil {
+				return err
+			}
+			projects[sum.Project.ID] = sum.Project
+		}
+		return nil
+	})
+	return teams, projects, err
 }
 
 // syncStatus answers each course of the page (or the one of ?course=)
 // with its projects' sync states: one query for the courses, then per
-// course one read of its state and one query of its projects' states.
+// course one read of its state, one query of its projects' states and
+// one of its teams (for the names).
 func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q)
@@ -88,10 +136,15 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		teams, projects, err := s.names(r, c.ID)
+		if err != nil {
+			return err
+		}
 		for _, st := range states {
-			ps := ProjectSync{ProjectState: st}
-			if st.LastSuccess != nil {
-				lag := int64(now.Sub(*st.LastSuccess) / time.Second)
+			p := projects[st.ProjectID]
+			ps := ProjectSync{ProjectState: st, ProjectName: p.Name, TeamID: p.TeamID, TeamName: teams[p.TeamID]}
+			if ps.LookedAt = lookedAt(st, cs.State); ps.LookedAt != nil {
+				lag := max(int64(now.Sub(*ps.LookedAt)/time.Second), 0)
 				ps.LagSeconds = &lag
 			}
 			cs.Projects = append(cs.Projects, ps)

@@ -36,7 +36,7 @@ func (s *Server) table() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/health", handle: s.health},
 		{Method: "GET", Pattern: "/api/v1/health/live", handle: s.live},
-		{Method: "GET", Pattern: "/api/v1/openapi.json", handle: s.openapi},
+		{Method: "GET", Pattern: OpenAPIPath, handle: s.openapi},
 
 		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: s.listCourses},
 		{Method: "POST", Pattern: "/api/v1/courses", Role: admin, handle: s.addCourse},
@@ -115,7 +115,7 @@ func unknownParam(name string, accepted []string) error {
 
 func (s *Server) authenticate(r *http.Request) (apikeys.Key, error) {
 	if s.deps.Keys == nil {
-		return apikeys.Key{}, gitpulse.Errorf(gitpulse.EUNAUTHORIZED, "missing or invalid API key")
+		return apikeys.Key{}, gitpulse.Errorf(gitpulse.EUNAUTHORIZED, apikeys.Unauthorized)
 	}
 	return s.deps.Keys.Authenticate(r.Context(), r.Header.Get("Authorization"))
 }

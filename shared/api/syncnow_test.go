@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -82,4 +83,32 @@ func TestSyncNowCoalesces(t *testing.T) {
 		t.Errorf("got %d plan tasks, want 2 (one after the plan ran, one past the stale marker)", n)
 	}
 	f.sc.Drain(t)
+}
+
+// TestSyncNowWithoutQueue: while the sync queue is missing (a local AWS
+// restarted, say), sync now answers 503 with Retry-After and keeps no
+// plan marker, so once the queue is back the next call queues the plan.
+func TestSyncNowWithoutQueue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	target := "/api/v1/courses/" + strconv.FormatInt(f.sc.CourseID, 10) + "/sync"
+	q := sqs.NewFromConfig(f.sc.AWS)
+	if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(f.sc.Resources.SyncQueueURL)}); err != nil {
+		t.Fatal(err)
+	}
+	// f.do refuses a 5xx; this one is the answer wanted.
+	req := httptest.NewRequest("POST", target, nil)
+	req.Header.Set("Authorization", "Bearer "+f.admin)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("sync now without its queue: got %d (Retry-After %q) %s, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+	}
+	if _, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(f.sc.Resources.SyncQueue)}); err != nil {
+		t.Fatal(err)
+	}
+	rec = f.do(t, f.admin, "POST", target, "")
+	if got := decodeAs[api.SyncQueued](t, rec); rec.Code != 202 || got.AlreadyQueued {
+		t.Errorf("with the queue back: got %d %+v, want 202 and a plan queued", rec.Code, got)
+	}
 }

@@ -218,7 +218,7 @@ func TestAuthenticate(t *testing.T) {
 			if got := gitpulse.ErrorCode(err); got != gitpulse.EUNAUTHORIZED {
 				t.Fatalf("Authenticate code: got %q (key %s), want %q", got, k, gitpulse.EUNAUTHORIZED)
 			}
-			if got, want := err.Error(), "missing or invalid API key"; got != want {
+			if got, want := err.Error(), apikeys.Unauthorized; got != want {
 				t.Errorf("Authenticate error: got %q, want %q", got, want)
 			}
 		})

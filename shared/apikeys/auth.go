@@ -18,10 +18,14 @@ type Authenticator struct {
 	OnStale func(ctx context.Context, err error)
 }
 
+// Unauthorized is the message of every 401: it names the header's format,
+// since a key sent without "Bearer " is the commonest mistake.
+const Unauthorized = "missing or invalid API key: send the header Authorization: Bearer <key>"
+
 // unauthorized is the one answer for a missing, malformed or unknown key,
 // so that a client cannot tell which.
 func unauthorized() error {
-	return gitpulse.Errorf(gitpulse.EUNAUTHORIZED, "missing or invalid API key")
+	return gitpulse.Errorf(gitpulse.EUNAUTHORIZED, Unauthorized)
 }
 
 // maxHeader bounds the Authorization header hashed; a key is 47 bytes.

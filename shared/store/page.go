@@ -115,6 +115,11 @@ func (q PageQuery) emptyRange() bool {
 // Page reads one page with one Query. A filter may leave a page shorter
 // than Limit while Next is still set: DynamoDB applies Limit before the
 // filter.
+//
+// So a filtered page reads on, up to maxFilterReads Queries in all, until
+// it holds Limit items or the listing ends: an empty page that ends the
+// listing has no cursor. It may still hold fewer than Limit items with
+// Next set when the filter matched little of what those reads held.
 func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	if q.emptyRange() {
 		return Page{}, nil
@@ -123,16 +128,40 @@ func (s Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	out, err := s.DB.Query(ctx, in)
-	if err != nil {
-		return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
+	var items []map[string]ddbtypes.AttributeValue
+	var lek map[string]ddbtypes.AttributeValue
+	for reads := 0; ; reads++ {
+		out, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return Page{}, fmt.Errorf("query %s %s: %w", q.PK, q.Prefix, err)
+		}
+		items, lek = append(items, out.Items...), out.LastEvaluatedKey
+		if q.Filter == "" || len(lek) == 0 || len(items) >= int(q.Limit) || reads+1 >= maxFilterReads {
+			break
+		}
+		in.ExclusiveStartKey, in.Limit = lek, aws.Int32(max(q.Limit, filterReadLimit))
 	}
-	p := Page{Items: out.Items}
-	if len(out.LastEvaluatedKey) > 0 {
-		p.Next = EncodeCursor(q.Listing, out.LastEvaluatedKey)
+	p := Page{Items: items}
+	if len(items) > int(q.Limit) {
+		p.Items = items[:q.Limit]
+		last := p.Items[len(p.Items)-1]
+		key := map[string]ddbtypes.AttributeValue{"pk": last["pk"], "sk": last["sk"]}
+		if in.IndexName != nil {
+			key["at"] = last["at"]
+		}
+		p.Next = EncodeCursor(q.Listing, key)
+	} else if len(lek) > 0 {
+		p.Next = EncodeCursor(q.Listing, lek)
 	}
 	return p, nil
 }
+
+// maxFilterReads bounds the Queries of one filtered page, and
+// filterReadLimit is how many items each read after the first evaluates.
+const (
+	maxFilterReads  = 4
+	filterReadLimit = 500
+)
 
 // GroupPage reads one page of at most limit groups of consecutive items
 // (a team and its projects, a student's per-project rows). It reads up to

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -130,13 +132,38 @@ func (s *Scheduler) Course(ctx context.Context, id int64) (CourseResult, error) 
 // ErrCourseExists is Add's error for a group already recorded as a course.
 var ErrCourseExists = gitpulse.Errorf(gitpulse.ECONFLICT, "the group is already a course")
 
+// ErrCourseOverlaps is Add's error for a group that contains, or lies
+// within, a recorded course: their projects would belong to both.
+var ErrCourseOverlaps = gitpulse.Errorf(gitpulse.ECONFLICT, "the group overlaps a course")
+
+// Overlapping returns the first of courses whose group contains the group
+// at fullPath or lies within it, and how ("contains" or "is within"). The
+// hierarchy is read from GitLab's full paths (a subgroup's full path is
+// its parent's plus "/<path>"; GitLab compares them without regard to
+// case), so no further GitLab call is needed. The group itself is not an
+// overlap (see ErrCourseExists).
+func Overlapping(fullPath string, courses []gitpulse.Course) (gitpulse.Course, string, bool) {
+	p := strings.ToLower(strings.Trim(fullPath, "/"))
+	for _, c := range courses {
+		cp := strings.ToLower(strings.Trim(c.Path, "/"))
+		switch {
+		case cp == "" || cp == p:
+		case strings.HasPrefix(cp, p+"/"):
+			return c, "contains", true
+		case strings.HasPrefix(p, cp+"/"):
+			return c, "is within", true
+		}
+	}
+	return gitpulse.Course{}, "", false
+}
+
 // Add resolves ref (a group id or full path) on GitLab, lists its teams
 // (subgroups; projects directly in the group become teams at the first
 // sync), and records the course (the teams are stored by its first sync,
-// which the API queues); the next scheduling syncs
-// it. A
-// group GitLab does not show the token is an ENOTFOUND error; a group
-// already recorded is ErrCourseExists (nothing is written).
+// which the API queues); the next scheduling syncs it. A group GitLab
+// does not show the token is an ENOTFOUND error; a group already recorded
+// is ErrCourseExists, and one that contains or lies within a recorded
+// course ErrCourseOverlaps, naming that course (nothing is written).
 func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []gitpulse.Team, error) {
 	api, err := s.GitLab.API(ctx)
 	if err != nil {
@@ -156,12 +183,20 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return gitpulse.Course{}, nil, err
 	}
+	recorded, err := store.All[gitpulse.Course](ctx, s.Store, "COURSES", "COURSE#")
+	if err != nil {
+		return gitpulse.Course{}, nil, err
+	}
+	if c, rel, ok := Overlapping(g.FullPath, recorded); ok {
+		return c, nil, &gitpulse.Error{Code: gitpulse.ECONFLICT, Err: ErrCourseOverlaps,
+			Message: fmt.Sprintf("group %s %s course %d (%s): courses must not overlap, a project belongs to one course", g.FullPath, rel, c.ID, c.Path)}
+	}
 	course := gitpulse.Course{ID: g.ID, Path: g.FullPath, Name: g.Name, WebURL: g.WebURL, Source: "api", AddedAt: s.Now().UTC()}
 	// The teams are listed for the answer, not stored: the course's first
 	// sync (queued by the API right after) stores them. So the internet-
 	// facing API writes nothing but the COURSES partition (its IAM role
 	// allows no more; see template.yaml).
-	_, teams, err := listTeams(ctx, api, g.ID, nil)
+	_, teams, err := listTeams(ctx, api, g.ID, nil, nil)
 	if err != nil {
 		return course, nil, fmt.Errorf("list teams of %s: %w", g.FullPath, err)
 	}
@@ -172,15 +207,19 @@ func (s *Scheduler) Add(ctx context.Context, ref string) (gitpulse.Course, []git
 }
 
 // listTeams lists the course group's descendant groups, the teams, and
-// puts a team item for each into w (none when w is nil). (A project directly in the course
+// puts a team item for each into w (none when w is nil), leaving out the
+// groups skip names (those of another course). (A project directly in the course
 // group is a team of its own; the project listing adds those.)
-func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Writer) (map[int64]*gl.Group, []gitpulse.Team, error) {
+func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Writer, skip func(fullPath string) bool) (map[int64]*gl.Group, []gitpulse.Team, error) {
 	groups := map[int64]*gl.Group{}
 	var teams []gitpulse.Team
 	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		gs, resp, err := api.Groups.ListDescendantGroups(courseID, &gl.ListDescendantGroupsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
 		for _, g := range gs {
 			groups[g.ID] = g
+			if skip != nil && skip(g.FullPath) {
+				continue // another course's group (or within it)
+			}
 			t := gitpulse.Team{ID: "g" + itoa(g.ID), CourseID: courseID, Name: g.Name, FullPath: g.FullPath}
 			teams = append(teams, t)
 			if w == nil {
@@ -245,10 +284,14 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	res.CourseID = course.ID
 	pk := store.CoursePK(course.ID)
 	w := &store.Writer{Store: s.Store}
+	owners, err := s.owners(ctx, *course)
+	if err != nil {
+		return err
+	}
 
 	// Teams: every descendant group; a project directly in the course
 	// group is a team of its own.
-	groups, teams, err := listTeams(ctx, api, course.ID, w)
+	groups, teams, err := listTeams(ctx, api, course.ID, w, owners.within)
 	if err != nil {
 		return fmt.Errorf("list teams: %w", err)
 	}
@@ -259,6 +302,13 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 			ListOptions: gl.ListOptions{PerPage: perPage, Page: page}, IncludeSubGroups: gl.Ptr(true), WithShared: gl.Ptr(false),
 		}, gl.WithContext(ctx))
 		for _, p := range ps {
+			if other, err := owners.elsewhere(ctx, p.ID, p.PathWithNamespace); err != nil {
+				return resp, err
+			} else if other != 0 {
+				// Never moved between courses: it stays with its own.
+				s.Logger.InfoContext(ctx, "project left to the course that holds it", "course_id", course.ID, "project_id", p.ID, "owner_course_id", other)
+				continue
+			}
 			team := "p" + itoa(p.ID)
 			if p.Namespace != nil && p.Namespace.ID != course.ID {
 				team = "g" + itoa(teamGroup(groups, p.Namespace.ID, course.ID))
@@ -402,6 +452,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	// read again next time, which upserts make harmless.
 	state.MRsAfter, state.IssuesAfter = newMRsAfter, newIssuesAfter
 	state.LastRun, state.LastSuccess, state.LastError, state.LastErrorAt = &start, &start, "", nil
+	state.Tasked = slices.Sorted(maps.Keys(tasks))
 	return s.Store.Put(ctx, store.Item{PK: pk, SK: "STATE", Kind: "course_state", Value: state})
 }
 

@@ -94,6 +94,10 @@ type CourseState struct {
 	LastSuccess *time.Time `json:"last_success,omitempty" dynamodbav:"last_success,omitempty"`
 	LastError   string     `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty" dynamodbav:"last_error_at,omitempty"`
+	// Tasked are the projects the last successful run queued a task for;
+	// the others it looked at and found unchanged (sync status counts
+	// that run as their last sync).
+	Tasked []int64 `json:"-" dynamodbav:"tasked,omitempty"`
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
