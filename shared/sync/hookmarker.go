@@ -113,7 +113,7 @@ func ClaimHook(ctx context.Context, st store.Store, courseID, pid int64, change 
 		names["#issues"] = "issues"
 		values[":i"] = &ddbtypes.AttributeValueMemberNS{Value: []string{itoa(change.Issue)}}
 	}
-	in := &dynamodb.UpdateItemInput{TableName: aws.String(st.Table), Key: hookKey(pid), ReturnValues: ddbtypes.ReturnValueUpdatedOld}
+	in := &dynamodb.UpdateItemInput{TableName: aws.String(st.Table), Key: hookKey(pid), ReturnValues: ddbtypes.ReturnValueAllOld}
 	if eventID != "" {
 		// GitLab resends an event with the same X-Gitlab-Event-UUID: while
 		// the marker is pending, the second one is known.
