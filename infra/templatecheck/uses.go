@@ -1,5 +1,7 @@
 package templatecheck
 
+import "slices"
+
 // Use is one AWS call a function makes, on one resource. Resource is
 // written as the expanded template renders it (${DataTable.Arn},
 // ${GitLabTokenSecretArn}, ${AlertTopic}, ...).
@@ -28,6 +30,7 @@ var (
 	syncKeys         = []string{"COURSES", "COURSE#*", "PROJECT#*"}
 	alertStateKeys   = []string{"ALERT#*"}
 	tokenCheckKeys   = []string{"TOKENS", "ALERT#*"}
+	hookKeys         = []string{"HOOK#*"}
 )
 
 // brokenCurrentOnly is why the token check's version listing is not
@@ -52,8 +55,8 @@ var Uses = map[string][]Use{
 		Use{Action: "dynamodb:GetItem", Resource: "${DataTable.Arn}", Why: "store.Get: course and project records"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Why: "store.Page, store.Each: every listing"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}/index/by_time", Why: "store.Page: time-bounded listings"},
-		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: courseRecordKeys, Why: "POST /courses: the course record (sync.Scheduler.Add)"},
-		Use{Action: "dynamodb:DeleteItem", Resource: "${DataTable.Arn}", Keys: courseRecordKeys, Why: "DELETE /courses/{id}: the course record"},
+		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: courseRecordKeys, Why: "POST /courses: the course record (sync.Scheduler.Add); POST /courses/{id}/hooks: the webhook secret records"},
+		Use{Action: "dynamodb:DeleteItem", Resource: "${DataTable.Arn}", Keys: courseRecordKeys, Why: "DELETE /courses/{id}: the course record; POST /courses/{id}/hooks: a webhook secret replaced twice"},
 		Use{Action: "dynamodb:DescribeTable", Resource: "${DataTable.Arn}", Why: "health: the table check"},
 		Use{Action: "dynamodb:DescribeTable", Resource: "${AuditTable.Arn}", Why: "health: the table check"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${AuditTable.Arn}", Why: "audit.Writer: every request"},
@@ -61,7 +64,8 @@ var Uses = map[string][]Use{
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the GitLab token: health, POST /courses' group lookup"},
 		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider.Fallbacks: a refused token's newer versions (health with a revoked token)"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${ApiKeysSecretArn}", Why: "apikeys.SecretSource: the API key hashes"},
-		Use{Action: "sqs:SendMessage", Resource: "${SyncQueue.Arn}", Why: "POST /courses, POST /courses/{id}/sync: a plan task"},
+		Use{Action: "sqs:SendMessage", Resource: "${SyncQueue.Arn}", Why: "POST /courses, POST /courses/{id}/sync: a plan task; POST /hooks/gitlab: a project's webhook task"},
+		Use{Action: "dynamodb:UpdateItem", Resource: "${DataTable.Arn}", Keys: hookKeys, Why: "POST /hooks/gitlab: the project's webhook marker (sync.ClaimHook)"},
 	),
 	"TokenCheckFunction": append(logs("TokenCheckFunctionLogGroup"),
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the token checked"},
@@ -109,7 +113,7 @@ var Uses = map[string][]Use{
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Why: "a project's items (aggregate, read model)"},
 		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "state, records"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "synced items"},
-		Use{Action: "dynamodb:DeleteItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "a member who left, a team's moved project (worker.go, readmodel.go)"},
+		Use{Action: "dynamodb:DeleteItem", Resource: "${DataTable.Arn}", Keys: append(slices.Clone(syncKeys), hookKeys...), Why: "a member who left, a team's moved project (worker.go, readmodel.go); a webhook task's marker (hookmarker.go)"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${AuditTable.Arn}", Why: "audit.Writer: every GitLab call"},
 	),
 }

@@ -67,6 +67,10 @@ type Deps struct {
 	// ConfiguredCourses are the course refs of GITPULSE_COURSES: deleting
 	// one of these through the API would not last.
 	ConfiguredCourses []string
+	// HookAudit records the webhook calls; Hooks registers a course's
+	// project hooks on GitLab (POST /api/v1/courses/{id}/hooks).
+	HookAudit HookAuditor
+	Hooks     HookRegistrar
 	// InactiveDays is the default window of the teams listing's "members
 	// with no activity" (default 14).
 	InactiveDays int

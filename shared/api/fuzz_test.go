@@ -420,6 +420,8 @@ type generator struct {
 	cursors []string
 	etags   []string
 	seen    []revalidation
+	// hookSecret is a webhook secret a registration answered with.
+	hookSecret string
 }
 
 // revalidation is an answer's URI and ETag.
@@ -675,6 +677,9 @@ func (g *generator) request() (*http.Request, string) {
 		target += "?" + q.Encode()
 	}
 	body, ct := g.body(method)
+	if method == "POST" {
+		body, ct = g.hookBody(rt, body, ct)
+	}
 	req, err := http.NewRequestWithContext(context.Background(), method, "http://gitpulse.test"+target, bytes.NewReader(body))
 	if err != nil {
 		panic(fmt.Sprintf("generated an unusable request %s %s: %v", method, target, err))
@@ -688,6 +693,7 @@ func (g *generator) request() (*http.Request, string) {
 	if h := g.e.authHeader(k, g.hex(43)); h != "" {
 		req.Header.Set("Authorization", h)
 	}
+	g.hookHeaders(rt, req)
 	if g.chance(0.1) {
 		if len(g.etags) > 0 && g.chance(0.7) {
 			req.Header.Set("If-None-Match", g.etags[g.rng.IntN(len(g.etags))])
@@ -718,6 +724,7 @@ func (g *generator) learn(req *http.Request, rec *httptest.ResponseRecorder) {
 	if json.Unmarshal(rec.Body.Bytes(), &body) != nil {
 		return
 	}
+	g.learnHook(rec)
 	if body.NextCursor != "" && len(g.cursors) < 200 {
 		g.cursors = append(g.cursors, body.NextCursor)
 	}

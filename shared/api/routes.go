@@ -43,6 +43,7 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/api/v1/courses/{id}", Role: reader, handle: s.getCourse},
 		{Method: "DELETE", Pattern: "/api/v1/courses/{id}", Role: admin, handle: s.deleteCourse},
 		{Method: "POST", Pattern: "/api/v1/courses/{id}/sync", Role: admin, handle: s.syncCourse},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/hooks", Role: admin, handle: s.registerHooks},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams", Role: reader, Params: params(page, []string{"inactive_days"}), handle: s.listTeams},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/students", Role: reader, Params: page, handle: s.listStudents},
 
@@ -53,6 +54,8 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/pipelines", Role: reader, Params: params(page, timeRange, []string{"status", "ref"}), handle: s.listPipelines},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/members", Role: reader, Params: page, handle: s.listMembers},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/contributors", Role: reader, Params: page, handle: s.listContributors},
+
+		{Method: "POST", Pattern: "/api/v1/hooks/gitlab", handle: s.receiveHook},
 
 		{Method: "GET", Pattern: "/api/v1/sync/status", Role: reader, Params: params(page, []string{"course"}), handle: s.syncStatus},
 		{Method: "GET", Pattern: "/api/v1/tokens", Role: admin, Params: page, handle: s.listTokens},

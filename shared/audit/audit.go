@@ -24,6 +24,9 @@ import (
 const (
 	DirectionGitLab = "gitlab" // outbound, GitPulse -> GitLab
 	DirectionAPI    = "api"    // inbound, client -> GitPulse API
+	// DirectionWebhook is an inbound GitLab webhook, filed under the hash
+	// of the X-Gitlab-Token it presented.
+	DirectionWebhook = "webhook"
 )
 
 // DefaultRetention is how long items are kept (DynamoDB TTL).
@@ -46,7 +49,10 @@ type Entry struct {
 	RequestID          string `dynamodbav:"request_id,omitempty" json:"request_id,omitempty"`
 	Instance           string `dynamodbav:"instance,omitempty" json:"instance,omitempty"`
 	RateLimitRemaining *int   `dynamodbav:"ratelimit_remaining,omitempty" json:"ratelimit_remaining,omitempty"`
-	ExpiresAt          int64  `dynamodbav:"expires_at" json:"expires_at"` // TTL, epoch seconds
+	// Detail says what a webhook was and what became of it ("Push Hook,
+	// project 12: queued"); empty for other calls.
+	Detail    string `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
+	ExpiresAt int64  `dynamodbav:"expires_at" json:"expires_at"` // TTL, epoch seconds
 }
 
 // sortKeyLayout is fixed-width so that keys sort as times do.

@@ -379,6 +379,8 @@ func (p *Platform) API() (*api.Server, error) {
 			return audit.Find(ctx, db, p.Config.AuditTable, q, p.Now())
 		},
 		Courses:           p.SyncScheduler(),
+		Hooks:             p.SyncScheduler(),
+		HookAudit:         p.Recorder,
 		Queue:             p.SQS,
 		QueueURL:          p.Config.SyncQueueURL,
 		ConfiguredCourses: p.Config.Courses,

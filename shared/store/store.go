@@ -20,6 +20,9 @@
 //	COURSE#<id>             VERSION                        when sync last wrote anything of the course
 //	COURSE#<id>             TEAM#<team id>#PROJECT#<id>    a team's project summary (the teams listing)
 //	COURSE#<id>             STUDENT#<person key>#<project> a person's aggregate in one project (the students listing)
+//	HOOK#<project id>       PENDING                        webhook marker: what events said changed, while its task is pending (sync.ClaimHook)
+//	COURSES                 HOOKSECRET#<sha256 hex>        a course's webhook secret, by its hash (api hooks)
+//	COURSES                 HOOKS#<group id>               a course's webhook registration (api hooks)
 //	TOKENS                  TOKEN#<name>                   the token check's last report of a token
 //
 // Commits, merge requests, issues and pipelines also carry "at" (see At)
@@ -44,6 +47,7 @@ type DB interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }

@@ -46,6 +46,11 @@ type Task struct {
 	// Plan asks for the course's scheduling now (project_id absent): the
 	// API's "sync now" goes through the queue like any other work.
 	Plan bool `json:"plan,omitempty"`
+	// Hook asks for what the project's webhook marker says changed (see
+	// hookmarker.go); HookN is the marker's count the task read, for its
+	// release at the end (continuations carry it).
+	Hook  bool  `json:"hook,omitempty"`
+	HookN int64 `json:"hook_n,omitempty"`
 }
 
 // ProjectState is a project's sync cursors and status (item COURSE#<id> /

@@ -216,7 +216,7 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 			return errors.Join(err, serr)
 		}
 		if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound {
-			return nil // permanent for this project: recorded, not retried
+			return w.releaseHook(ctx, r) // permanent for this project: recorded, not retried
 		}
 		return err
 	}
@@ -240,7 +240,10 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return err
 	}
 	r.state.ItemsWritten = int64(r.w.Items)
-	return w.putState(ctx, r)
+	if err := w.putState(ctx, r); err != nil {
+		return err
+	}
+	return w.releaseHook(ctx, r)
 }
 
 // outOfTime reports whether err is the invocation's own deadline (a call
@@ -331,6 +334,11 @@ func (w *Worker) work(ctx context.Context, r *run) error {
 		return err
 	}
 	ppk := store.ProjectPK(r.t.ProjectID)
+	if r.t.Hook {
+		if err := w.takeHook(ctx, api, r, ppk); err != nil {
+			return err
+		}
+	}
 	st := r.state
 	if r.t.Repo && st.CommitsUntil == nil && st.RepoPolledAt != nil && !st.RepoPolledAt.Before(r.t.ScheduledAt) {
 		r.t.Repo = false // a duplicate delivery: this poll is done already

@@ -55,6 +55,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.Handle("GET /api/v4/version", s.api(readUser, s.version))
 	s.tokenRoutes(m)
 	s.courseRoutes(m)
+	s.hookRoutes(m)
 	// GitLab's catch-all route answers 404 to every unknown path and method,
 	// without asking for a token.
 	m.Handle("/api/v4/", s.api(noAuthAPI, func(w http.ResponseWriter, _ *http.Request, _ caller) {

@@ -139,14 +139,17 @@ func (s *Sim) addCommitLocked(p *Project, d *projectData, spec CommitSpec, at ti
 		AuthoredDate: at.Truncate(time.Second), CommittedDate: at.Truncate(time.Second),
 		Additions: max(spec.Additions, 0), Deletions: max(spec.Deletions, 0), Branch: br.name,
 	}
+	before := br.head
 	if br.head != "" {
 		c.ParentIDs = []string{br.head}
 	}
 	d.storeCommit(c, br)
 	d.activity(at)
+	s.hookPushLocked(p, br.name, before, c)
 	if m := br.mr; m != nil && m.State == stateOpened && br.name != defaultBranch {
 		body := fmt.Sprintf("added 1 commit\n\n<ul><li>%s - %s</li></ul>", c.ShortID(), c.Title)
 		s.addNoteLocked(d, m, NoteSpec{AuthorID: cmp.Or(spec.AuthorID, m.AuthorID), Body: body, System: true}, at)
+		s.hookMRLocked(m, "update", cmp.Or(spec.AuthorID, m.AuthorID))
 	}
 	return c, nil
 }

@@ -95,6 +95,10 @@ type projectData struct {
 	issuesByUpd []*Issue        // by (updated_at, id)
 	pipelines   []*Pipeline     // by id
 	pipesByUpd  []*Pipeline     // by (updated_at, id)
+
+	// sim sends the webhooks of changes made through projectData's own
+	// methods (hooks.go).
+	sim *Sim
 }
 
 func newProjectData(now time.Time) *projectData {

@@ -108,6 +108,7 @@ func (s *Sim) addProjectLocked(id int, path string, groupID int) *Project {
 	p := &Project{ID: id, Path: path, Name: path, GroupID: groupID}
 	s.projects[id] = p
 	s.data[id] = newProjectData(s.now())
+	s.data[id].sim = s
 	s.nextProject = max(s.nextProject, id+1)
 	return p
 }

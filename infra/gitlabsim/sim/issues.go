@@ -62,6 +62,7 @@ func (s *Sim) addIssueLocked(p *Project, d *projectData, spec IssueSpec, at time
 	d.issues = append(d.issues, is)
 	d.issuesByUpd = insertByKey(d.issuesByUpd, is, issueKey)
 	d.activity(at)
+	s.hookIssueLocked(is, "open", spec.AuthorID)
 	return is
 }
 
@@ -93,6 +94,7 @@ func (d *projectData) closeIssue(is *Issue, by int, at time.Time) {
 	is.ClosedAt, is.ClosedByID = &at, by
 	d.touchIssue(is, at)
 	d.activity(at)
+	d.sim.hookIssueLocked(is, "close", by)
 }
 
 // Issues returns a project's issues by iid. Nil for an unknown project.

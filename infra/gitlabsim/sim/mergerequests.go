@@ -139,6 +139,7 @@ func (s *Sim) addMRLocked(p *Project, d *projectData, spec MRSpec, at time.Time)
 	d.mrsByUpdate = insertByKey(d.mrsByUpdate, m, mrKey)
 	d.branchLocked(source).mr = m
 	d.activity(at)
+	s.hookMRLocked(m, "open", spec.AuthorID)
 	return m, nil
 }
 
@@ -185,6 +186,7 @@ func (s *Sim) addNoteLocked(d *projectData, m *MergeRequest, spec NoteSpec, at t
 	if !n.System {
 		d.activity(at)
 	}
+	s.hookNoteLocked(m, n)
 	return n
 }
 
@@ -217,6 +219,7 @@ func (s *Sim) approveLocked(d *projectData, m *MergeRequest, userID int, at time
 	m.Approvals = append(m.Approvals, Approval{UserID: userID, At: at})
 	s.addNoteLocked(d, m, NoteSpec{AuthorID: userID, Body: "approved this merge request", System: true}, at)
 	d.activity(at)
+	s.hookMRLocked(m, "approved", userID)
 	return nil
 }
 
@@ -271,7 +274,9 @@ func (s *Sim) mergeLocked(p *Project, d *projectData, m *MergeRequest, by int, a
 			c.Deletions += bc.Deletions
 		}
 	}
+	before := main.head
 	d.storeCommit(c, main)
+	s.hookPushLocked(p, defaultBranch, before, c)
 	m.State = stateMerged
 	m.MergedAt, m.MergedByID, m.MergeCommitSHA = &at, by, c.SHA
 	d.touchMR(m, at)
@@ -282,6 +287,7 @@ func (s *Sim) mergeLocked(p *Project, d *projectData, m *MergeRequest, by int, a
 			is.ClosedByMRIID = m.IID
 		}
 	}
+	s.hookMRLocked(m, "merge", by)
 	return nil
 }
 
@@ -316,6 +322,7 @@ func (d *projectData) closeMR(m *MergeRequest, by int, at time.Time) error {
 	m.ClosedAt, m.ClosedByID = &at, by
 	d.touchMR(m, at)
 	d.activity(at)
+	d.sim.hookMRLocked(m, "close", by)
 	return nil
 }
 

@@ -84,6 +84,9 @@ func (s *Sim) addPipelineLocked(p *Project, d *projectData, spec PipelineSpec, a
 	d.pipelines = append(d.pipelines, pl)
 	d.pipesByUpd = insertByKey(d.pipesByUpd, pl, pipeKey)
 	d.setPipelineStatus(pl, status, at)
+	if pl.Status == "created" { // no status change to announce it
+		s.hookPipelineLocked(pl)
+	}
 	return pl, nil
 }
 
@@ -132,6 +135,7 @@ func (d *projectData) setPipelineStatus(pl *Pipeline, status string, at time.Tim
 		pl.Duration = &dur
 	}
 	d.touchPipeline(pl, at)
+	d.sim.hookPipelineLocked(pl)
 }
 
 // Pipelines returns a project's pipelines by id, oldest first. Nil for an

@@ -45,7 +45,9 @@
 // .../repository/commits, .../repository/commits/:sha, .../merge_requests,
 // .../merge_requests/:merge_request_iid and its /notes, /approvals,
 // /closes_issues and /commits, .../issues, .../issues/:issue_iid,
-// .../pipelines, .../pipelines/:pipeline_id. Any other /api/v4 path
+// .../pipelines, .../pipelines/:pipeline_id; project webhooks: GET, POST
+// /api/v4/projects/:id/hooks and GET, PUT, DELETE .../hooks/:hook_id, whose
+// events the sender in hooks.go POSTs when activity is added. Any other /api/v4 path
 // answers 404 {"error":"404 Not Found"}.
 package sim
 
@@ -241,6 +243,9 @@ type Sim struct {
 	nextNote     int
 	nextPipeline int
 	courses      map[int]Course
+
+	// hooks are the project webhooks and their sender (hooks.go).
+	hooks *hookState
 }
 
 // New returns an empty simulator: no users, no tokens, no faults.
@@ -280,6 +285,7 @@ func (s *Sim) Reset() {
 	s.groupCreated = map[int]time.Time{}
 	s.nextMR, s.nextIssue, s.nextNote, s.nextPipeline = 1, 1, 1, 1
 	s.courses = map[int]Course{}
+	s.hooks = newHookState()
 }
 
 // AddUser creates a user and returns it.
