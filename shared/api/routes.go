@@ -38,7 +38,7 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/api/v1/health/live", handle: s.live},
 		{Method: "GET", Pattern: "/api/v1/openapi.json", handle: s.openapi},
 
-		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: s.listCourses},
+		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: byContent(s.listCourses)},
 		{Method: "POST", Pattern: "/api/v1/courses", Role: admin, handle: s.addCourse},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}", Role: reader, handle: s.getCourse},
 		{Method: "DELETE", Pattern: "/api/v1/courses/{id}", Role: admin, handle: s.deleteCourse},
