@@ -233,8 +233,8 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if apiKey == "" {
 		keyLine = "  export API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
 	}
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
-		base, logFile, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop); dashboard: %s/dashboard/ (sign in with the API key below)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s %s/api/v1/health\n  curl -s %s %s/api/v1/courses/%s/teams\n  curl -s %s '%s/api/v1/projects/%s/commits?limit=5'\n  curl -s %s/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
+		base, base, logFile, keyLine, base, auth, base, courseID, auth, base, projectID, base, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
