@@ -231,7 +231,7 @@
     if (gen !== generation) return;
     if (trail) breadcrumb(trail);
     document.title = title + ' · GitPulse';
-    main.replaceChildren(...nodes);
+    main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
     document.body.dataset.page = page;
     document.body.dataset.ready = page;
     main.focus({ preventScroll: true });
@@ -373,10 +373,18 @@
         const text = `${r.name} → ${a.name}: ${c.notes} review notes, ${c.approvals} approvals, ${c.merges} merges`;
         return el('td', { class: 'num h' + level(c.total), 'data-author': a.key, 'data-notes': c.notes, 'data-approvals': c.approvals, 'data-merges': c.merges, title: text, 'aria-label': text }, c.total);
       })));
-    return el('div', { id: 'reviews' },
-      el('ul', { class: 'legend', 'aria-hidden': 'true' }, [0, 1, 2, 3, 4].map((l) => el('li', {}, el('span', { class: 'sw h' + l }), l === 0 ? 'none' : l === 4 ? 'most' : ''))),
-      table('Review matrix', ['Reviewer ↓ · author →', ...people.map((p) => [p.name, 'num'])], rows,
-        'Each cell: review notes on the author’s merge requests + approvals of them + merges of them, by the row’s reviewer. Hover or focus a cell for the three counts.', 'heat'));
+    const name = Object.fromEntries(people.map((p) => [p.key, p.name]));
+    const pairRows = (rev.pairs || []).map((p) => el('tr', { 'data-key': p.reviewer + ' ' + p.author },
+      el('th', { scope: 'row' }, name[p.reviewer] || p.reviewer), el('td', {}, name[p.author] || p.author),
+      num('notes', p.notes), num('approvals', p.approvals), num('merges', p.merges)));
+    return [
+      el('div', { id: 'reviews' },
+        el('ul', { class: 'legend', 'aria-hidden': 'true' }, [0, 1, 2, 3, 4].map((l) => el('li', {}, el('span', { class: 'sw h' + l }), l === 0 ? 'none' : l === 4 ? 'most' : ''))),
+        table('Review matrix', ['Reviewer ↓ · author →', ...people.map((p) => [p.name, 'num'])], rows,
+          'Each cell: review notes on the author’s merge requests + approvals of them + merges of them, by the row’s reviewer (the three counts on hover, and in the list below).', 'heat')),
+      el('details', { id: 'pairs' }, el('summary', {}, 'Reviews by kind, pair by pair'),
+        table('Reviews by kind', ['Reviewer', 'Author', ['Review notes', 'num'], ['Approvals', 'num'], ['Merges', 'num']], pairRows)),
+    ];
   }
 
   // Team: 5 API calls (course, teams, share, reviews, weekly).
