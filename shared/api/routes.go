@@ -45,6 +45,11 @@ func (s *Server) table() []Route {
 		{Method: "POST", Pattern: "/api/v1/courses/{id}/sync", Role: admin, handle: s.syncCourse},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams", Role: reader, Params: params(page, []string{"inactive_days"}), handle: s.listTeams},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/students", Role: reader, Params: page, handle: s.listStudents},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/identities", Role: reader, Params: page, handle: s.listIdentities},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/identities", Role: admin, handle: s.mapIdentity},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/reviews", Role: reader, handle: s.teamReviews},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/share", Role: reader, handle: s.teamShare},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/weekly", Role: reader, Params: timeRange, handle: s.teamWeekly},
 
 		{Method: "GET", Pattern: "/api/v1/projects/{id}", Role: reader, handle: s.getProject},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/commits", Role: reader, Params: params(page, timeRange, []string{"author"}), handle: s.listCommits},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -28,9 +29,12 @@ type aggAcc struct {
 	Members []gitpulse.Member       `json:"members,omitempty"`
 	Commits map[string]*commitGroup `json:"commits,omitempty"` // by author name, e-mail and day
 	Users   map[int64]*userAcc      `json:"users,omitempty"`
-	// Reviewed is "<user id>/<mr iid>" for each user who commented on an
-	// other's merge request.
-	Reviewed map[string]bool `json:"reviewed,omitempty"`
+	// MRs is what the review pairs need of each merge request (by iid),
+	// Approved who approved it, NotePairs the review notes by
+	// "<reviewer id>/<author id>/<week>".
+	MRs       map[int64]*mrAcc  `json:"mrs,omitempty"`
+	Approved  map[int64][]int64 `json:"approved,omitempty"`
+	NotePairs map[string]int    `json:"note_pairs,omitempty"`
 
 	MRsOpen, MRsMerged, MRsClosed int
 	Notes                         int
@@ -59,10 +63,20 @@ type userAcc struct {
 	NotesOnOthers, Reviews, IssuesOpened, IssuesClosed int
 	First, Last                                        *time.Time
 	Days                                               map[string]bool
+	Weeks                                              map[string]*WeekCount
+}
+
+// mrAcc is a merge request's author, who merged it, and when its
+// approvals and merge count in the weekly figures: the merge, else the
+// last update (GitLab's approvals list gives no time).
+type mrAcc struct {
+	Author, MergedBy int64
+	At               time.Time
 }
 
 func newAcc() *aggAcc {
-	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Reviewed: map[string]bool{}, Pipelines: map[string]int{}}
+	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Pipelines: map[string]int{},
+		MRs: map[int64]*mrAcc{}, Approved: map[int64][]int64{}, NotePairs: map[string]int{}}
 }
 
 func (a *aggAcc) user(p gitpulse.Person, rank int) *userAcc {
@@ -71,7 +85,7 @@ func (a *aggAcc) user(p gitpulse.Person, rank int) *userAcc {
 	}
 	u := a.Users[p.UserID]
 	if u == nil {
-		u = &userAcc{Username: p.Username, Name: p.Name, Rank: rank, Days: map[string]bool{}}
+		u = &userAcc{Username: p.Username, Name: p.Name, Rank: rank, Days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 		a.Users[p.UserID] = u
 	} else if rank < u.Rank {
 		u.Username, u.Name, u.Rank = p.Username, p.Name, rank
@@ -92,6 +106,30 @@ func (u *userAcc) touch(at time.Time) {
 		u.Last = &t
 	}
 	u.Days[at.UTC().Format(time.DateOnly)] = true
+}
+
+// week is the user's count of at's ISO week.
+func (u *userAcc) week(at time.Time) *WeekCount {
+	if u.Weeks == nil {
+		u.Weeks = map[string]*WeekCount{}
+	}
+	return weekIn(u.Weeks, WeekOf(at))
+}
+
+// weekIn is the count of week in m, made when missing.
+func weekIn(m map[string]*WeekCount, week string) *WeekCount {
+	w := m[week]
+	if w == nil {
+		w = &WeekCount{Week: week}
+		m[week] = w
+	}
+	return w
+}
+
+// WeekOf is the Monday (UTC, YYYY-MM-DD) of at's ISO week.
+func WeekOf(at time.Time) string {
+	d := at.UTC().Truncate(24 * time.Hour)
+	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)).Format(time.DateOnly)
 }
 
 // add takes one stored item of the project's partition; items of other
@@ -144,23 +182,36 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 		if u := a.user(mr.Author, 1); u != nil {
 			u.MRsOpened++
 			u.touch(mr.CreatedAt)
+			u.week(mr.CreatedAt).MRs++
 			if mr.State == "merged" {
 				u.MRsMerged++
 			}
 		}
+		m := &mrAcc{Author: mr.Author.UserID, At: mr.UpdatedAt}
 		if mr.MergedBy != nil && mr.MergedAt != nil {
 			a.user(*mr.MergedBy, 1).touch(*mr.MergedAt)
+			m.MergedBy, m.At = mr.MergedBy.UserID, *mr.MergedAt
 		}
+		if a.MRs == nil {
+			a.MRs = map[int64]*mrAcc{}
+		}
+		a.MRs[mr.IID] = m
 	case "merge_request_extra":
 		x, err := unmarshal[mrExtra](item)
 		if err != nil {
 			return err
 		}
+		var ids []int64
 		for _, p := range x.ApprovedBy {
 			if u := a.user(p, 2); u != nil {
 				u.Approvals++
+				ids = append(ids, p.UserID)
 			}
 		}
+		if a.Approved == nil {
+			a.Approved = map[int64][]int64{}
+		}
+		a.Approved[x.IID] = ids
 	case "note":
 		n, err := unmarshal[gitpulse.Note](item)
 		if err != nil || n.System {
@@ -172,12 +223,12 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 			return nil
 		}
 		u.touch(n.CreatedAt)
-		if n.Author.UserID != n.MRAuthorID {
+		if n.Author.UserID != n.MRAuthorID && n.MRAuthorID != 0 {
 			u.NotesOnOthers++
-			if k := itoa(n.Author.UserID) + "/" + itoa(n.MRIID); !a.Reviewed[k] {
-				a.Reviewed[k] = true
-				u.Reviews++
+			if a.NotePairs == nil {
+				a.NotePairs = map[string]int{}
 			}
+			a.NotePairs[itoa(n.Author.UserID)+"/"+itoa(n.MRAuthorID)+"/"+WeekOf(n.CreatedAt)]++
 		}
 	case "issue":
 		is, err := unmarshal[gitpulse.Issue](item)
@@ -198,6 +249,7 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 				u.IssuesClosed++
 				if is.ClosedAt != nil {
 					u.touch(*is.ClosedAt)
+					u.week(*is.ClosedAt).IssuesClosed++
 				}
 			}
 		}
@@ -222,11 +274,13 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 }
 
 // result is the project's aggregates: members first (their names and
-// usernames attribute commits), then the commit groups, then the users.
-func (a *aggAcc) result() Aggregates {
+// usernames attribute commits), then the commit groups, then the users,
+// then who reviewed whom. pc says who is staff and which commit
+// identities an administrator mapped to a member.
+func (a *aggAcc) result(pc People) Aggregates {
 	agg := Aggregates{Project: ProjectStats{Pipelines: map[string]int{}, CommitsByDay: map[string]int{},
 		MRsOpen: a.MRsOpen, MRsMerged: a.MRsMerged, MRsClosed: a.MRsClosed, Notes: a.Notes,
-		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}}
+		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}, Pairs: []ReviewPair{}}
 	for k, v := range a.Pipelines {
 		agg.Project.Pipelines[k] = v
 	}
@@ -238,7 +292,8 @@ func (a *aggAcc) result() Aggregates {
 		if ps, ok := byUser[id]; ok {
 			return ps
 		}
-		ps := &PersonStats{Key: "u" + itoa(id), UserID: id, Username: username, Name: name, Bot: IsBot(username), days: map[string]bool{}}
+		ps := &PersonStats{Key: "u" + itoa(id), UserID: id, Username: username, Name: name, Bot: IsBot(username), Staff: pc.Staff[id],
+			days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 		byUser[id], agg.People[ps.Key] = ps, ps
 		return ps
 	}
@@ -263,19 +318,23 @@ func (a *aggAcc) result() Aggregates {
 		}
 		ps := get(m.UserID, m.Username, m.Name)
 		ps.Member, ps.Bot = true, m.Bot
-		if !m.Bot {
+		if !m.Bot && !ps.Staff {
 			agg.Project.Members++
 		}
 		byName[strings.ToLower(m.Name)] = m.UserID
 		byName[strings.ToLower(m.Username)] = m.UserID
 	}
-	// An author no member matches is keyed by e-mail and named after the
-	// first of their commits in sort-key order.
+	// An author is the member an administrator mapped their e-mail to,
+	// else the member whose name or username is the author's name or the
+	// e-mail's local part. One no member matches is keyed by e-mail and
+	// named after the first of their commits in sort-key order.
 	firstOf := map[string]*commitGroup{}
 	for _, key := range sortedKeys(a.Commits) {
 		g := a.Commits[key]
 		var ps *PersonStats
-		if id, ok := byName[strings.ToLower(g.Name)]; ok {
+		if m, ok := pc.Mapped[strings.ToLower(g.Email)]; ok {
+			ps = get(m.UserID, m.Username, m.Name)
+		} else if id, ok := byName[strings.ToLower(g.Name)]; ok {
 			ps = byUser[id]
 		} else if id, ok := byName[strings.ToLower(strings.Split(g.Email, "@")[0])]; ok {
 			ps = byUser[id]
@@ -285,7 +344,7 @@ func (a *aggAcc) result() Aggregates {
 				firstOf[ek] = g
 			}
 			if ps = agg.People[ek]; ps == nil {
-				ps = &PersonStats{Key: ek, days: map[string]bool{}}
+				ps = &PersonStats{Key: ek, days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 				agg.People[ek] = ps
 			}
 		}
@@ -299,6 +358,7 @@ func (a *aggAcc) result() Aggregates {
 		}
 		ps.CommitsByDay[g.Day] += g.N
 		ps.days[g.Day] = true
+		weekIn(ps.Weeks, WeekOf(g.First)).Commits += g.N
 		touch(ps, g.First)
 		touch(ps, g.Last)
 	}
@@ -311,7 +371,6 @@ func (a *aggAcc) result() Aggregates {
 		ps.MRsMerged += u.MRsMerged
 		ps.Approvals += u.Approvals
 		ps.NotesOnOthers += u.NotesOnOthers
-		ps.Reviews += u.Reviews
 		ps.IssuesOpened += u.IssuesOpened
 		ps.IssuesClosed += u.IssuesClosed
 		if u.First != nil {
@@ -321,11 +380,81 @@ func (a *aggAcc) result() Aggregates {
 		for d := range u.Days {
 			ps.days[d] = true
 		}
+		for k, w := range u.Weeks {
+			c := weekIn(ps.Weeks, k)
+			c.MRs, c.Reviews, c.IssuesClosed = c.MRs+w.MRs, c.Reviews+w.Reviews, c.IssuesClosed+w.IssuesClosed
+		}
 	}
+	agg.Pairs = a.pairs(byUser, get)
 	for _, ps := range agg.People {
 		ps.ActiveDays = len(ps.days)
+		ps.Days = sortedKeys(ps.days)
 	}
 	return agg
+}
+
+// pairs counts who reviewed whom: review notes, approvals and merges of
+// another's merge request. Between students (neither side a bot or
+// staff), each also counts in the reviewer's reviews given (and weekly
+// reviews) and the author's reviews received: a teacher's comment is not
+// a peer review.
+func (a *aggAcc) pairs(byUser map[int64]*PersonStats, get func(int64, string, string) *PersonStats) []ReviewPair {
+	person := func(id int64) *PersonStats {
+		if ps := byUser[id]; ps != nil {
+			return ps
+		}
+		return get(id, "", "")
+	}
+	byPair := map[[2]int64]*ReviewPair{}
+	count := func(reviewer, author int64, week string, n int) *ReviewPair {
+		k := [2]int64{reviewer, author}
+		if byPair[k] == nil {
+			byPair[k] = &ReviewPair{Reviewer: "u" + itoa(reviewer), Author: "u" + itoa(author)}
+		}
+		r, au := person(reviewer), person(author)
+		if student(r) && student(au) {
+			r.Reviews += n
+			au.ReviewsReceived += n
+			weekIn(r.Weeks, week).Reviews += n
+		}
+		return byPair[k]
+	}
+	for k, n := range a.NotePairs {
+		parts := strings.Split(k, "/")
+		if len(parts) != 3 {
+			continue
+		}
+		rid, aid := atoi(parts[0]), atoi(parts[1])
+		if rid == 0 || aid == 0 {
+			continue
+		}
+		count(rid, aid, parts[2], n).Notes += n
+	}
+	for iid, m := range a.MRs {
+		if m.Author == 0 {
+			continue
+		}
+		week := WeekOf(m.At)
+		for _, id := range a.Approved[iid] {
+			if id != m.Author {
+				count(id, m.Author, week, 1).Approvals++
+			}
+		}
+		if m.MergedBy != 0 && m.MergedBy != m.Author {
+			count(m.MergedBy, m.Author, week, 1).Merges++
+		}
+	}
+	out := make([]ReviewPair, 0, len(byPair))
+	for _, p := range byPair {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Reviewer != out[j].Reviewer {
+			return out[i].Reviewer < out[j].Reviewer
+		}
+		return out[i].Author < out[j].Author
+	})
+	return out
 }
 
 // checkpoint is PROJECT#<id> / AGGREGATE: an aggregate cut short by the
@@ -430,7 +559,11 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	agg := acc.result()
+	pc, err := w.people(ctx, r.t.CourseID)
+	if err != nil {
+		return err
+	}
+	agg := acc.result(pc)
 	r.state.RunningPipelines = agg.Project.Running
 	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project}); err != nil {
 		return err

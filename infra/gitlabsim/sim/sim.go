@@ -289,6 +289,17 @@ func (s *Sim) AddUser(username, name string, bot bool) User {
 	return s.addUserLocked(username, name, bot).User
 }
 
+// User returns the user with the given id; the zero User for an unknown
+// one.
+func (s *Sim) User(id int) User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[id]; u != nil {
+		return u.User
+	}
+	return User{}
+}
+
 func (s *Sim) addUserLocked(username, name string, bot bool) *userRecord {
 	u := &userRecord{
 		User:      User{ID: s.nextUser, Username: username, Name: name, Bot: bot},
