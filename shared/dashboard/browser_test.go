@@ -362,7 +362,19 @@ func checkRow(t *testing.T, where string, got row, want map[string]string) {
 // .run/screenshots/ (GITPULSE_TEST_SCREENSHOTS to move them).
 func TestDashboardInBrowser(t *testing.T) {
 	testenv.Chromium(t) // skip (or fail under make test) before the sync when there is no browser
-	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "dash/course", Teams: 2, StudentsPerTeam: 3, Weeks: 4})
+	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "dash/course", Teams: 2, StudentsPerTeam: 3, Weeks: 4, PeopleCases: true})
+	// A team whose only student never did anything: a quiet team and an
+	// inactive student for the flags to show (the generated teams are busy).
+	silent := sc.Sim.AddGroup("team-silent", sc.Course.GroupID)
+	silentProject := sc.Sim.AddProject(silent.ID, "silent")
+	silentStudent := sc.Sim.AddUser("sam.silent", "Sam Silent", false)
+	if err := sc.Sim.AddMember("project", silentProject.ID, silentStudent.ID, 30); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Scheduler.Run(context.Background(), []string{sc.Course.Path}); err != nil {
+		t.Fatal(err)
+	}
+	sc.Drain(t)
 	raw, key, err := apikeys.Generate("dashboard", apikeys.RoleReader, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +428,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	urls["course"] = eval[string](t, b, `location.href`)
 	teams := apiGet[list[teamJSON]](t, h, reader, "/api/v1/courses/"+cid+"/teams?limit=100").Items
 	students := apiGet[list[studentJSON]](t, h, reader, "/api/v1/courses/"+cid+"/students?limit=100").Items
+	if n := len(teams); n != 3 {
+		t.Fatalf("the API lists %d teams, want the 2 generated and the silent one", n)
+	}
 	shownTeams := rows(t, b, "teams")
 	if len(shownTeams) != len(teams) {
 		t.Errorf("course page: %d team rows, want the API's %d", len(shownTeams), len(teams))
@@ -448,6 +463,16 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Errorf("team %s: flagged quiet %v, want %v (last activity %v, window %d days)", tm.Name, shown, quiet, s.LastActivity, s.InactiveDays)
 		}
 	}
+	if !inactive[silentStudent.Username+"|"+silentStudent.Name] {
+		t.Fatalf("the teams listing does not name %s inactive; the flag check would prove nothing", silentStudent.Name)
+	}
+	flaggedQuiet := 0
+	for _, r := range shownTeams {
+		flaggedQuiet += strings.Count(strings.Join(r.Flags, ","), "quiet")
+	}
+	if flaggedQuiet == 0 {
+		t.Errorf("no team flagged quiet, want at least the silent one")
+	}
 	shownStudents := rows(t, b, "students")
 	if len(shownStudents) != len(students) {
 		t.Errorf("course page: %d student rows, want the API's %d", len(shownStudents), len(students))
@@ -470,7 +495,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.screenshots(t, dir, "2-course")
 
 	// Team, opened from the keyboard: the link focused, Enter pressed.
-	team := teams[0]
+	// The first generated team: the reviewer ring and the student with
+	// three commit identities are there.
+	var team teamJSON
+	for _, tm := range teams {
+		if tm.ID == "g"+strconv.Itoa(sc.Course.Teams[0].GroupID) {
+			team = tm
+		}
+	}
+	if team.ID == "" {
+		t.Fatalf("team g%d is not in the teams listing", sc.Course.Teams[0].GroupID)
+	}
 	b.do(t, "open the team", chromedp.Focus(chromedp.CSS(`#teams a[href="#/courses/`+cid+`/teams/`+url.PathEscape(team.ID)+`"]`)), chromedp.KeyEvent("\r"))
 	b.ready(t, "team")
 	calls["team"] = len(apiCalls(rec.take()))

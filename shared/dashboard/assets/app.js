@@ -180,7 +180,8 @@
   // timeline draws weekly figures as grouped bars; the table after it
   // holds the same numbers.
   function timeline(rows, label) {
-    const width = 720;
+    // Drawn at the width it is shown at, so that its labels keep their size.
+    const width = Math.round(Math.max(320, Math.min(1200, main.clientWidth - 40)));
     const height = 200;
     const pad = { l: 28, r: 6, t: 8, b: 28 };
     const max = Math.max(1, ...rows.flatMap((r) => SERIES.map(([k]) => r[k] || 0)));
@@ -325,8 +326,7 @@
         num('members', s.members), num('commits_last_7_days', s.commits_last_7_days), num('commits', s.commits),
         num('merge_requests_merged', s.merge_requests_merged), num('issues_closed', s.issues_closed),
         el('td', { class: 'hide-narrow' }, ago(s.last_activity)),
-        el('td', { 'data-f': 'inactive_members' }, (s.inactive_members || []).map((m, i) => [i ? ', ' : '', m.name])),
-        el('td', { class: 'hide-narrow' }, ago(dataAsOf(t))));
+        el('td', { 'data-f': 'inactive_members' }, (s.inactive_members || []).map((m, i) => [i ? ', ' : '', m.name])));
     });
     const studentRows = students.map((st) => {
       const team = st.team_id || (st.projects && st.projects[0] && st.projects[0].team_id) || '';
@@ -346,7 +346,7 @@
       el('p', { class: 'note' }, `“quiet”: no activity (commits, merge requests, issues, notes) in the last ${teams[0] ? teams[0].summary.inactive_days : 14} days; ` +
         `${quietCount} of ${teams.length} teams. The bars are commits per week over the last ${WEEKS} weeks (Monday to Sunday, UTC).`),
       el('div', { id: 'teams' }, table('Teams', ['Team', 'Weekly commits', ['Members', 'num'], ['Commits 7 d', 'num'], ['Commits', 'num'], ['MRs merged', 'num'],
-        ['Issues closed', 'num'], ['Last activity', 'hide-narrow'], 'Inactive members', ['Data as of', 'hide-narrow']], teamRows)),
+        ['Issues closed', 'num'], ['Last activity', 'hide-narrow'], 'Inactive members'], teamRows)),
       el('h2', { id: 'students-h' }, 'Students'),
       el('p', { class: 'note' }, '“inactive”: named by the teams listing as a member with no activity in its window.'),
       el('div', { id: 'students' }, table('Students', ['Student', 'Team', ['Commits', 'num'], ['MRs opened', 'num'], ['Reviews given', 'num'], ['Issues closed', 'num'],
@@ -416,6 +416,7 @@
         el('li', {}, 'Commits ', el('b', { 'data-f': 'commits' }, s.commits)),
         el('li', {}, 'MRs merged ', el('b', { 'data-f': 'merge_requests_merged' }, s.merge_requests_merged)),
         el('li', {}, 'Last activity ', el('b', {}, ago(s.last_activity))),
+        el('li', {}, 'Data as of ', el('b', {}, ago(dataAsOf(t)))),
         (s.inactive_members || []).length > 0 && el('li', { class: 'flag bad' }, 'Inactive: ' + s.inactive_members.map((m) => m.name).join(', '))),
       el('h2', {}, 'Who does the work'),
       el('p', { class: 'note', id: 'balance' }, `Balance (${b.metric || 'gini'} coefficient, 0 = evenly shared, 1 = one person does all): commits `,
