@@ -419,7 +419,7 @@
         el('li', {}, 'Data as of ', el('b', {}, ago(dataAsOf(t)))),
         (s.inactive_members || []).length > 0 && el('li', { class: 'flag bad' }, 'Inactive: ' + s.inactive_members.map((m) => m.name).join(', '))),
       el('h2', {}, 'Who does the work'),
-      el('p', { class: 'note', id: 'balance' }, `Balance (${b.metric || 'gini'} coefficient, 0 = evenly shared, 1 = one person does all): commits `,
+      el('p', { class: 'note', id: 'balance' }, `Balance (${b.metric || 'gini'} coefficient: 0 when the work is evenly shared, higher the more one person carries it, (n−1)/n when one does all): commits `,
         el('b', { 'data-f': 'commits' }, fixed(b.commits)), ', lines ', el('b', { 'data-f': 'lines' }, fixed(b.lines)),
         ', merge requests ', el('b', { 'data-f': 'mrs' }, fixed(b.mrs)), ', reviews ', el('b', { 'data-f': 'reviews' }, fixed(b.reviews)), '.'),
       el('div', { id: 'share' }, table('Work share per student', ['Student', ['Commits', 'num'], ['Lines changed', 'num'], ['Merge requests', 'num'], ['Reviews', 'num'],
