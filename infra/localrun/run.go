@@ -296,9 +296,10 @@ func startSim(port string) (string, sim.Token, string, func(), error) {
 	s := sim.New()
 	expires := time.Now().UTC().AddDate(0, 0, 90)
 	demo := s.AddUser("demo", "Demo Teacher", false)
-	// A demo course (three teams and a solo project, four weeks of work)
-	// that the demo teacher owns.
-	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4})
+	// A demo course (three teams and a solo project, four weeks of work,
+	// an assistant, a reviewer ring and commit identities to map) that the
+	// demo teacher owns.
+	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4, PeopleCases: true})
 	if err := s.AddMember("group", course.GroupID, demo.ID, 50); err != nil {
 		return "", sim.Token{}, "", nil, err
 	}

@@ -64,17 +64,20 @@ func newFixtureFor(t *testing.T, spec sim.CourseSpec, configured ...string) *fix
 	}
 	f := &fixture{sc: sc, reader: rraw.Reveal(), admin: araw.Reveal(), readerHash: rk.Hash, logs: &bytes.Buffer{}, now: time.Now(), clock: testenv.NewClock(time.Now())}
 	db := dynamodb.NewFromConfig(sc.AWS)
+	apiCfg := testenv.FunctionConfig(t, "ApiFunction", sc.Resources)
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.auditWriter = &audit.Writer{DB: db, Table: sc.Resources.AuditTable, Logger: logger}
 	rec := &audit.Recorder{Sink: f.auditWriter, Function: "api", Now: time.Now}
 	f.h = api.New(api.Deps{
 		Health: &fakeChecker{report: health.Report{Status: health.StatusOK}},
 		Keys:   &apikeys.Authenticator{Source: apikeys.Static{rk, ak}},
-		Store:  sc.Store,
+		// The API runs with its own role (when IAM is enforced); the test
+		// reads as the administrator.
+		Store: store.Store{DB: dynamodb.NewFromConfig(apiCfg), Table: sc.Resources.DataTable},
 		Audit: func(ctx context.Context, q audit.Query) (audit.Page, error) {
 			return audit.Find(ctx, db, sc.Resources.AuditTable, q, time.Now())
 		},
-		Courses: sc.Scheduler, Queue: sqs.NewFromConfig(sc.AWS), QueueURL: sc.Resources.SyncQueueURL,
+		Courses: sc.Scheduler, Queue: sqs.NewFromConfig(apiCfg), QueueURL: sc.Resources.SyncQueueURL,
 		ConfiguredCourses: configured,
 		Logger:            logger,
 		Middleware:        []func(http.Handler) http.Handler{rec.Middleware},

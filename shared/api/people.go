@@ -260,7 +260,8 @@ func (s *Server) mapIdentity(w http.ResponseWriter, r *http.Request) error {
 		projects = append(projects, row.ProjectID)
 	}
 	var prev gpsync.IdentityMapping
-	if err := s.deps.Store.Get(ctx, cpk, gpsync.IdentitySK(email), &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
+	mpk := gpsync.IdentityPK(c.ID)
+	if err := s.deps.Store.Get(ctx, mpk, gpsync.IdentitySK(email), &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	projects = append(projects, prev.ProjectIDs...)
@@ -290,10 +291,10 @@ func (s *Server) mapIdentity(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.deps.Now().UTC()
 	m := gpsync.IdentityMapping{Email: email, UserID: member.UserID, Username: member.Username, Name: member.Name, MappedAt: now, MappedBy: by, ProjectIDs: projects}
-	if err := s.deps.Store.Put(ctx, store.Item{PK: cpk, SK: gpsync.IdentitySK(email), Kind: "identity_mapping", Value: m}); err != nil {
+	if err := s.deps.Store.Put(ctx, store.Item{PK: mpk, SK: gpsync.IdentitySK(email), Kind: "identity_mapping", Value: m}); err != nil {
 		return err
 	}
-	if err := s.deps.Store.Put(ctx, store.Item{PK: cpk, SK: gpsync.IdentitiesSK, Kind: "identities_version", Value: gpsync.IdentitiesVersion{ChangedAt: now}}); err != nil {
+	if err := s.deps.Store.Put(ctx, store.Item{PK: mpk, SK: gpsync.IdentitiesSK, Kind: "identities_version", Value: gpsync.IdentitiesVersion{ChangedAt: now}}); err != nil {
 		return err
 	}
 	// The scheduled sync applies it anyway; queue one now.

@@ -239,15 +239,15 @@ func TestTeachersView(t *testing.T) {
 	t.Run("commit identities resolve, and a mapping applies to stored commits", func(t *testing.T) {
 		id := pc.IdentitiesID
 		key := "u" + strconv.Itoa(id)
-		resolvable, unresolvable := strings.ToLower(pc.Resolvable.Email), strings.ToLower(pc.Unresolvable.Email)
-		if got, want := studentByKey(t, f, course, key).Commits, tr.commitsOf(id, resolvable); got != want {
-			t.Errorf("student %s: got %d commits, want %d (their own and %s's)", key, got, want, resolvable)
+		resolvable, public, unresolvable := strings.ToLower(pc.Resolvable.Email), strings.ToLower(pc.Public.Email), strings.ToLower(pc.Unresolvable.Email)
+		if got, want := studentByKey(t, f, course, key).Commits, tr.commitsOf(id, resolvable, public); got != want || tr.commitsOf(0, public) == 0 {
+			t.Errorf("student %s: got %d commits, want %d (their own, %s's and their public e-mail %s's)", key, got, want, resolvable, public)
 		}
 		ids, _ := all[api.IdentityView](t, f, course+"/identities", 50)
 		var listed *api.IdentityView
 		for i := range ids {
-			if ids[i].Email == resolvable {
-				t.Errorf("identity %s listed unresolved, want it matched by the e-mail's local part", resolvable)
+			if ids[i].Email == resolvable || ids[i].Email == public {
+				t.Errorf("identity %s listed unresolved, want it matched (by the e-mail's local part, by the public e-mail)", ids[i].Email)
 			}
 			if ids[i].Email == unresolvable {
 				listed = &ids[i]
@@ -268,7 +268,7 @@ func TestTeachersView(t *testing.T) {
 			t.Fatalf("map %s: got %d %s, want 200 with a sync queued", unresolvable, rec.Code, rec.Body.String())
 		}
 		f.sc.Drain(t)
-		if got, want := studentByKey(t, f, course, key).Commits, tr.commitsOf(id, resolvable, unresolvable); got != want {
+		if got, want := studentByKey(t, f, course, key).Commits, tr.commitsOf(id, resolvable, public, unresolvable); got != want {
 			t.Errorf("after the mapping, student %s: got %d commits, want %d", key, got, want)
 		}
 		ids, _ = all[api.IdentityView](t, f, course+"/identities", 50)

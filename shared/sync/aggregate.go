@@ -311,7 +311,7 @@ func (a *aggAcc) result(pc People) Aggregates {
 			agg.Project.LastActivity = &t
 		}
 	}
-	byName := map[string]int64{}
+	byName, byEmail := map[string]int64{}, map[string]int64{}
 	for _, m := range a.Members {
 		if m.UserID == 0 {
 			continue
@@ -323,10 +323,13 @@ func (a *aggAcc) result(pc People) Aggregates {
 		}
 		byName[strings.ToLower(m.Name)] = m.UserID
 		byName[strings.ToLower(m.Username)] = m.UserID
+		if m.PublicEmail != "" {
+			byEmail[strings.ToLower(m.PublicEmail)] = m.UserID
+		}
 	}
 	// An author is the member an administrator mapped their e-mail to,
-	// else the member whose name or username is the author's name or the
-	// e-mail's local part. One no member matches is keyed by e-mail and
+	// else the member whose public e-mail it is, else the member whose
+	// name or username is the author's name or the e-mail's local part. One no member matches is keyed by e-mail and
 	// named after the first of their commits in sort-key order.
 	firstOf := map[string]*commitGroup{}
 	for _, key := range sortedKeys(a.Commits) {
@@ -334,6 +337,8 @@ func (a *aggAcc) result(pc People) Aggregates {
 		var ps *PersonStats
 		if m, ok := pc.Mapped[strings.ToLower(g.Email)]; ok {
 			ps = get(m.UserID, m.Username, m.Name)
+		} else if id, ok := byEmail[strings.ToLower(g.Email)]; ok {
+			ps = byUser[id]
 		} else if id, ok := byName[strings.ToLower(g.Name)]; ok {
 			ps = byUser[id]
 		} else if id, ok := byName[strings.ToLower(strings.Split(g.Email, "@")[0])]; ok {

@@ -27,9 +27,10 @@ type Staff struct {
 	ChangedAt time.Time `json:"changed_at" dynamodbav:"changed_at"`
 }
 
-// IdentityMapping is COURSE#<id> / IDENTITY#<lowercased e-mail>: commits
-// of that author e-mail count as the member's, in every project of the
-// course, stored and future.
+// IdentityMapping is IDMAP#<course id> / IDENTITY#<lowercased e-mail>:
+// commits of that author e-mail count as the member's, in every project
+// of the course, stored and future. The mappings have a partition of their
+// own: the API writes them (and only them, beside the course records).
 type IdentityMapping struct {
 	Email    string    `json:"email" dynamodbav:"email"`
 	UserID   int64     `json:"user_id" dynamodbav:"user_id"`
@@ -41,7 +42,7 @@ type IdentityMapping struct {
 	ProjectIDs []int64 `json:"project_ids" dynamodbav:"project_ids"`
 }
 
-// IdentitiesVersion is COURSE#<id> / IDENTITIES: when a mapping last
+// IdentitiesVersion is IDMAP#<course id> / VERSION: when a mapping last
 // changed.
 type IdentitiesVersion struct {
 	ChangedAt time.Time `json:"changed_at" dynamodbav:"changed_at"`
@@ -50,8 +51,11 @@ type IdentitiesVersion struct {
 // Key helpers of the people items.
 const (
 	StaffSK      = "STAFF"
-	IdentitiesSK = "IDENTITIES"
+	IdentitiesSK = "VERSION"
 )
+
+// IdentityPK is the partition of a course's identity mappings.
+func IdentityPK(courseID int64) string { return "IDMAP#" + strconv.FormatInt(courseID, 10) }
 
 // IdentitySK is the sort key of an identity mapping.
 func IdentitySK(email string) string { return "IDENTITY#" + strings.ToLower(email) }
@@ -74,7 +78,7 @@ func (w *Worker) people(ctx context.Context, courseID int64) (People, error) {
 	for _, id := range st.UserIDs {
 		pc.Staff[id] = true
 	}
-	maps, err := store.All[IdentityMapping](ctx, w.Store, cpk, "IDENTITY#")
+	maps, err := store.All[IdentityMapping](ctx, w.Store, IdentityPK(courseID), "IDENTITY#")
 	if err != nil {
 		return pc, fmt.Errorf("read the course's identity mappings: %w", err)
 	}
@@ -115,13 +119,51 @@ func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, n
 		}
 	}
 	var iv IdentitiesVersion
-	if err := s.Store.Get(ctx, cpk, IdentitiesSK, &iv); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.Store.Get(ctx, IdentityPK(courseID), IdentitiesSK, &iv); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, err
 	}
 	if iv.ChangedAt.After(changed) {
 		changed = iv.ChangedAt
 	}
 	return changed, nil
+}
+
+// profile is COURSE#<id> / USER#<user id>: a member's public e-mail as
+// GET /users/:id last gave it (GitLab's members API does not carry it).
+type profile struct {
+	PublicEmail string    `dynamodbav:"public_email"`
+	FetchedAt   time.Time `dynamodbav:"fetched_at"`
+}
+
+// profileMaxAge is how long a public e-mail is used before it is asked
+// for again: one GitLab call per member and week at most.
+const profileMaxAge = 7 * 24 * time.Hour
+
+// publicEmail is the public e-mail of user id ("" for none), from the
+// course's cache or GET /users/:id. A failed lookup is logged and gives
+// "" (or the cached value): it only loses one signal of commit
+// attribution, never the sync.
+func (w *Worker) publicEmail(ctx context.Context, api *gl.Client, courseID, id int64) string {
+	cpk, sk := store.CoursePK(courseID), "USER#"+itoa(id)
+	var p profile
+	err := w.Store.Get(ctx, cpk, sk, &p)
+	if err == nil && w.Now().Sub(p.FetchedAt) < profileMaxAge {
+		return p.PublicEmail
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.Logger.WarnContext(ctx, "member profile not read", "user_id", id, "error", err.Error())
+		return ""
+	}
+	u, _, err := api.Users.GetUser(id, gl.GetUsersOptions{}, gl.WithContext(ctx))
+	if err != nil {
+		w.Logger.WarnContext(ctx, "member profile not fetched from GitLab", "user_id", id, "error", err.Error())
+		return p.PublicEmail
+	}
+	p = profile{PublicEmail: strings.ToLower(strings.TrimSpace(u.PublicEmail)), FetchedAt: w.Now().UTC()}
+	if err := w.Store.Put(ctx, store.Item{PK: cpk, SK: sk, Kind: "member_profile", Value: p}); err != nil {
+		w.Logger.WarnContext(ctx, "member profile not stored", "user_id", id, "error", err.Error())
+	}
+	return p.PublicEmail
 }
 
 // SortName is how the students listing orders people: by name, case

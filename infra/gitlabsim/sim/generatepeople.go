@@ -20,12 +20,15 @@ type PeopleCases struct {
 	// on the same days.
 	TwoProjectsID int `json:"two_projects_id"`
 	// IdentitiesID is the second student of the first team, who commits
-	// under two more identities: Resolvable (name other than theirs,
+	// under three more identities: Resolvable (name other than theirs,
 	// e-mail <username>@laptop.local: the e-mail's local part is the
-	// username) and Unresolvable (<first name>@home.local, named as the
-	// first name in lower case: nothing GitLab shows matches it).
+	// username), Public (their profile's public e-mail, with their
+	// initial and last name) and Unresolvable (<first name>@home.local,
+	// named as the first name in lower case: nothing GitLab shows matches
+	// it).
 	IdentitiesID int          `json:"identities_id"`
 	Resolvable   CommitAuthor `json:"resolvable"`
+	Public       CommitAuthor `json:"public"`
 	Unresolvable CommitAuthor `json:"unresolvable"`
 	// Ring are the first team's students in ring order: each opens a
 	// merge request that the next one reviews (a note), approves and
@@ -71,8 +74,12 @@ func (g *gen) peopleCases(course *Course, teams []*genTeam) {
 	firstName := strings.ToLower(strings.Fields(u.Name)[0])
 	pc.Resolvable = CommitAuthor{Name: "Laptop " + strings.ToUpper(firstName[:1]), Email: u.Username + "@laptop.local"}
 	pc.Unresolvable = CommitAuthor{Name: firstName, Email: firstName + "@home.local"}
+	lastName := strings.ToLower(strings.Fields(u.Name)[len(strings.Fields(u.Name))-1])
+	pc.Public = CommitAuthor{Name: strings.ToUpper(firstName[:1]) + ". " + strings.Fields(u.Name)[len(strings.Fields(u.Name))-1],
+		Email: firstName[:1] + "." + lastName + "@uni.example"}
+	u.PublicEmail = pc.Public.Email
 	for week := range g.spec.Weeks {
-		for i, who := range []CommitAuthor{pc.Resolvable, pc.Unresolvable} {
+		for i, who := range []CommitAuthor{pc.Resolvable, pc.Public, pc.Unresolvable} {
 			spec := g.commitSpec(pc.IdentitiesID, defaultBranch)
 			spec.AuthorID, spec.AuthorName, spec.AuthorEmail = 0, who.Name, who.Email
 			at := g.spec.Start.AddDate(0, 0, 7*week+2).Add(time.Duration(14+i) * time.Hour)
