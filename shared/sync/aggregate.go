@@ -378,6 +378,10 @@ type checkpoint struct {
 
 const checkpointSK = "AGGREGATE"
 
+// finishTimeout bounds what a task does after its last read: the
+// aggregate's result and read model, the final flush and state.
+const finishTimeout = 10 * time.Second
+
 // maxCheckpoint keeps a checkpoint well under DynamoDB's 400 KB item.
 const maxCheckpoint = 350 << 10
 
@@ -467,6 +471,12 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return err
 		}
 	}
+	// The reads are done. What is left (the people, the result, the read
+	// model) is the bounded work the margin before the deadline is kept
+	// for: on a context of its own, so that a last page read late never
+	// makes the task read it again in a new part.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	pc, err := w.people(ctx, r.t.CourseID)
 	if err != nil {
 		return err
