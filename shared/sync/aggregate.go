@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -66,14 +65,6 @@ type userAcc struct {
 	Weeks                                              map[string]*WeekCount
 }
 
-// mrAcc is a merge request's author, who merged it, and when its
-// approvals and merge count in the weekly figures: the merge, else the
-// last update (GitLab's approvals list gives no time).
-type mrAcc struct {
-	Author, MergedBy int64
-	At               time.Time
-}
-
 func newAcc() *aggAcc {
 	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Pipelines: map[string]int{},
 		MRs: map[int64]*mrAcc{}, Approved: map[int64][]int64{}, NotePairs: map[string]int{}}
@@ -106,30 +97,6 @@ func (u *userAcc) touch(at time.Time) {
 		u.Last = &t
 	}
 	u.Days[at.UTC().Format(time.DateOnly)] = true
-}
-
-// week is the user's count of at's ISO week.
-func (u *userAcc) week(at time.Time) *WeekCount {
-	if u.Weeks == nil {
-		u.Weeks = map[string]*WeekCount{}
-	}
-	return weekIn(u.Weeks, WeekOf(at))
-}
-
-// weekIn is the count of week in m, made when missing.
-func weekIn(m map[string]*WeekCount, week string) *WeekCount {
-	w := m[week]
-	if w == nil {
-		w = &WeekCount{Week: week}
-		m[week] = w
-	}
-	return w
-}
-
-// WeekOf is the Monday (UTC, YYYY-MM-DD) of at's ISO week.
-func WeekOf(at time.Time) string {
-	d := at.UTC().Truncate(24 * time.Hour)
-	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)).Format(time.DateOnly)
 }
 
 // add takes one stored item of the project's partition; items of other
@@ -398,70 +365,6 @@ func (a *aggAcc) result(pc People) Aggregates {
 	return agg
 }
 
-// pairs counts who reviewed whom: review notes, approvals and merges of
-// another's merge request. Between students (neither side a bot or
-// staff), each also counts in the reviewer's reviews given (and weekly
-// reviews) and the author's reviews received: a teacher's comment is not
-// a peer review.
-func (a *aggAcc) pairs(byUser map[int64]*PersonStats, get func(int64, string, string) *PersonStats) []ReviewPair {
-	person := func(id int64) *PersonStats {
-		if ps := byUser[id]; ps != nil {
-			return ps
-		}
-		return get(id, "", "")
-	}
-	byPair := map[[2]int64]*ReviewPair{}
-	count := func(reviewer, author int64, week string, n int) *ReviewPair {
-		k := [2]int64{reviewer, author}
-		if byPair[k] == nil {
-			byPair[k] = &ReviewPair{Reviewer: "u" + itoa(reviewer), Author: "u" + itoa(author)}
-		}
-		r, au := person(reviewer), person(author)
-		if student(r) && student(au) {
-			r.Reviews += n
-			au.ReviewsReceived += n
-			weekIn(r.Weeks, week).Reviews += n
-		}
-		return byPair[k]
-	}
-	for k, n := range a.NotePairs {
-		parts := strings.Split(k, "/")
-		if len(parts) != 3 {
-			continue
-		}
-		rid, aid := atoi(parts[0]), atoi(parts[1])
-		if rid == 0 || aid == 0 {
-			continue
-		}
-		count(rid, aid, parts[2], n).Notes += n
-	}
-	for iid, m := range a.MRs {
-		if m.Author == 0 {
-			continue
-		}
-		week := WeekOf(m.At)
-		for _, id := range a.Approved[iid] {
-			if id != m.Author {
-				count(id, m.Author, week, 1).Approvals++
-			}
-		}
-		if m.MergedBy != 0 && m.MergedBy != m.Author {
-			count(m.MergedBy, m.Author, week, 1).Merges++
-		}
-	}
-	out := make([]ReviewPair, 0, len(byPair))
-	for _, p := range byPair {
-		out = append(out, *p)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Reviewer != out[j].Reviewer {
-			return out[i].Reviewer < out[j].Reviewer
-		}
-		return out[i].Author < out[j].Author
-	})
-	return out
-}
-
 // checkpoint is PROJECT#<id> / AGGREGATE: an aggregate cut short by the
 // deadline, for the same task's next part to go on from. After is the
 // last sort key read; Task is the task's ScheduledAt, so a checkpoint is
@@ -474,6 +377,10 @@ type checkpoint struct {
 }
 
 const checkpointSK = "AGGREGATE"
+
+// finishTimeout bounds what a task does after its last read: the
+// aggregate's result and read model, the final flush and state.
+const finishTimeout = 10 * time.Second
 
 // maxCheckpoint keeps a checkpoint well under DynamoDB's 400 KB item.
 const maxCheckpoint = 350 << 10
@@ -564,6 +471,12 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return err
 		}
 	}
+	// The reads are done. What is left (the people, the result, the read
+	// model) is the bounded work the margin before the deadline is kept
+	// for: on a context of its own, so that a last page read late never
+	// makes the task read it again in a new part.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	pc, err := w.people(ctx, r.t.CourseID)
 	if err != nil {
 		return err

@@ -21,11 +21,18 @@ import (
 // Staff is COURSE#<id> / STAFF: the members of the course group itself,
 // inherited included (teachers, assistants: whoever GitLab lists at any
 // role on the course group). Students are members of their team's
-// subgroup or project only. ChangedAt is when the set last changed.
+// subgroup or project only. ChangedAt is when the set last changed,
+// CheckedAt when GitLab was last asked.
 type Staff struct {
 	UserIDs   []int64   `json:"user_ids" dynamodbav:"user_ids"`
 	ChangedAt time.Time `json:"changed_at" dynamodbav:"changed_at"`
+	CheckedAt time.Time `json:"checked_at" dynamodbav:"checked_at"`
 }
+
+// staffMaxAge is how often the scheduler asks GitLab for the course
+// group's members: staff change rarely, and a quiet run costs no request
+// for them.
+const staffMaxAge = time.Hour
 
 // IdentityMapping is IDMAP#<course id> / IDENTITY#<lowercased e-mail>:
 // commits of that author e-mail count as the member's, in every project
@@ -89,10 +96,36 @@ func (w *Worker) people(ctx context.Context, courseID int64) (People, error) {
 }
 
 // staff lists the course group's members (GET /groups/:id/members/all)
-// and stores them when the set changed. It returns when the people of
-// the course last changed (staff or identity mappings): every project
-// aggregated before that is aggregated again.
+// at most once per staffMaxAge and stores them. It returns when the
+// people of the course last changed (staff or identity mappings): every
+// project aggregated before that is aggregated again.
 func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, now time.Time) (time.Time, error) {
+	cpk := store.CoursePK(courseID)
+	var prev Staff
+	if err := s.Store.Get(ctx, cpk, StaffSK, &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	changed := prev.ChangedAt
+	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= staffMaxAge {
+		var err error
+		if changed, err = s.listStaff(ctx, api, courseID, prev, now); err != nil {
+			return time.Time{}, err
+		}
+	}
+	var iv IdentitiesVersion
+	if err := s.Store.Get(ctx, IdentityPK(courseID), IdentitiesSK, &iv); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	if iv.ChangedAt.After(changed) {
+		changed = iv.ChangedAt
+	}
+	return changed, nil
+}
+
+// listStaff asks GitLab for the course group's members and stores them
+// with when they were checked (and changed, when the set differs from
+// prev). It returns when the set last changed.
+func (s *Scheduler) listStaff(ctx context.Context, api *gl.Client, courseID int64, prev Staff, now time.Time) (time.Time, error) {
 	var ids []int64
 	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		ms, resp, err := api.Groups.ListAllGroupMembers(courseID, &gl.ListGroupMembersOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
@@ -106,26 +139,14 @@ func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, n
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	cpk := store.CoursePK(courseID)
-	var prev Staff
-	if err := s.Store.Get(ctx, cpk, StaffSK, &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, err
-	}
-	changed := prev.ChangedAt
+	st := Staff{UserIDs: ids, ChangedAt: prev.ChangedAt, CheckedAt: now}
 	if !slices.Equal(prev.UserIDs, ids) || prev.ChangedAt.IsZero() {
-		changed = now
-		if err := s.Store.Put(ctx, store.Item{PK: cpk, SK: StaffSK, Kind: "staff", Value: Staff{UserIDs: ids, ChangedAt: now}}); err != nil {
-			return time.Time{}, err
-		}
+		st.ChangedAt = now
 	}
-	var iv IdentitiesVersion
-	if err := s.Store.Get(ctx, IdentityPK(courseID), IdentitiesSK, &iv); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.Store.Put(ctx, store.Item{PK: store.CoursePK(courseID), SK: StaffSK, Kind: "staff", Value: st}); err != nil {
 		return time.Time{}, err
 	}
-	if iv.ChangedAt.After(changed) {
-		changed = iv.ChangedAt
-	}
-	return changed, nil
+	return st.ChangedAt, nil
 }
 
 // profile is COURSE#<id> / USER#<user id>: a member's public e-mail as

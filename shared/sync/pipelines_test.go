@@ -61,13 +61,12 @@ func TestPipelinesWithoutActivityAreSynced(t *testing.T) {
 	}
 	t.Logf("sync after activity: %d requests %v; %+v", total, byRoute, res)
 
-	// Quiet again: 5 course requests (teams, staff, projects, merge
-	// requests, issues) and one probe per project not polled.
+	// Quiet again: 4 course requests and one probe per project not polled.
 	before = h.sim.RequestCounts()
 	sum = h.sync(runOpts{})
 	total, byRoute = requests(before, h.sim.RequestCounts())
 	res = sum.Courses[0]
-	if want := 5 + res.PipelineProbes + 3*res.RepoPolls; total > want || res.PipelineReads != 0 {
+	if want := 4 + res.PipelineProbes + 3*res.RepoPolls; total > want || res.PipelineReads != 0 {
 		t.Errorf("no-change sync: got %d requests %v (%+v), want at most %d and no pipeline read", total, byRoute, res, want)
 	}
 }

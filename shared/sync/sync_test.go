@@ -323,10 +323,9 @@ func TestSyncMatchesTruth(t *testing.T) {
 	before := h.sim.RequestCounts()
 	sum := h.sync(runOpts{})
 	total, byRoute := requests(before, h.sim.RequestCounts())
-	// The course's lists (teams, staff, projects' pages, merge requests,
-	// issues), and one pipelines probe per project (no pipeline change
-	// moves last_activity_at).
-	want := (len(h.course.ProjectIDs)+99)/100 + 4 + len(h.course.ProjectIDs)
+	// The course's lists, and one pipelines probe per project (no
+	// pipeline change moves last_activity_at).
+	want := (len(h.course.ProjectIDs)+99)/100 + 3 + len(h.course.ProjectIDs)
 	if total > want || sum.Courses[0].Tasks != 0 || byRoute["GET /api/v4/projects/:id/pipelines"] != len(h.course.ProjectIDs) {
 		t.Errorf("quiet incremental sync: got %d requests %v and %d tasks, want at most %d requests (one pipelines probe a project) and no task", total, byRoute, sum.Courses[0].Tasks, want)
 	}
