@@ -246,8 +246,8 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if apiKey == "" {
 		keyLine = "  export API=" + base + " API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
 	}
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s $API/api/v1/health\n  curl -s %s $API/api/v1/courses/%s/teams\n  curl -s %s \"$API/api/v1/projects/%s/commits?limit=5\"\n  curl -s $API/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
-		base, logFile, keyLine, auth, courseID, auth, projectID, simHint, gitpulse.NewSecret(token.Token).Hash())
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop); dashboard: %s/dashboard/ (sign in with the API key below)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s $API/api/v1/health\n  curl -s %s $API/api/v1/courses/%s/teams\n  curl -s %s \"$API/api/v1/projects/%s/commits?limit=5\"\n  curl -s $API/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
+		base, base, logFile, keyLine, auth, courseID, auth, projectID, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
@@ -309,9 +309,10 @@ func startSim(port string) (string, sim.Token, string, func(), error) {
 	s := sim.New()
 	expires := time.Now().UTC().AddDate(0, 0, 90)
 	demo := s.AddUser("demo", "Demo Teacher", false)
-	// A demo course (three teams and a solo project, four weeks of work)
-	// that the demo teacher owns.
-	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4})
+	// A demo course (three teams and a solo project, four weeks of work,
+	// an assistant, a reviewer ring and commit identities to map) that the
+	// demo teacher owns.
+	course := s.GenerateCourse(1, sim.CourseSpec{Path: "kpi/tp-2024", Teams: 3, StudentsPerTeam: 3, SoloProjects: 1, Weeks: 4, PeopleCases: true})
 	// A second course, not synced until added (POST /api/v1/courses
 	// {"group":"kpi/tp-2025"}: the README's example).
 	next := s.GenerateCourse(2, sim.CourseSpec{Path: "kpi/tp-2025", Teams: 2, StudentsPerTeam: 2, Weeks: 2})

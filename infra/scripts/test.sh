@@ -23,6 +23,10 @@ make --no-print-directory rie >/dev/null
 echo "== aws CLI (for the LocalStack init script test)"
 export GITPULSE_TEST_AWS_CLI=$(infra/scripts/awscli.sh)
 
+echo "== Chromium (for the dashboard's browser test)"
+GITPULSE_TEST_CHROMIUM=$(infra/scripts/chromium.sh) # set -e stops here if it fails
+export GITPULSE_TEST_CHROMIUM
+
 echo "== moto server on port $port"
 endpoint=$(infra/scripts/moto.sh start "$port")
 

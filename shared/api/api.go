@@ -105,7 +105,7 @@ func New(deps Deps) *Server {
 		s.routes = append(s.routes, rt)
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.serve(rt))
 	}
-	var h http.Handler = http.HandlerFunc(s.route)
+	var h http.Handler = withDashboard(http.HandlerFunc(s.route))
 	for i := len(deps.Middleware) - 1; i >= 0; i-- {
 		h = deps.Middleware[i](h)
 	}

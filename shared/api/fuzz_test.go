@@ -32,6 +32,7 @@ import (
 	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/audit"
 	"github.com/gitpulse/gitpulse/shared/health"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
 // okHealth is a health checker whose checks all pass.
@@ -67,6 +68,14 @@ func newAPIEnv(tb testing.TB) *apiEnv {
 		tb.Fatalf("OpenAPI router: %v", err)
 	}
 	sc := testenv.SyncCourse(tb, sim.CourseSpec{Path: "fuzz/course", Teams: 2, StudentsPerTeam: 2, SoloProjects: 1, Weeks: 2})
+	// A commit identity no member matches, for the identity routes.
+	pid := sc.Course.Teams[0].ProjectIDs[0]
+	if _, err := sc.Sim.AddCommit(pid, sim.CommitSpec{AuthorName: "Fuzz Laptop", AuthorEmail: fuzzIdentity, Title: "From the laptop", Additions: 3}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := sc.Worker.Process(context.Background(), gpsync.Task{CourseID: sc.CourseID, ProjectID: int64(pid), Repo: true, ScheduledAt: time.Now().Add(time.Second)}); err != nil {
+		tb.Fatal(err)
+	}
 	rk, reader, err := apikeys.Generate("reader", apikeys.RoleReader, time.Now())
 	if err != nil {
 		tb.Fatal(err)
@@ -245,6 +254,7 @@ func FuzzAPI(f *testing.F) {
 		} else {
 			path = strings.Replace(path, "{id}", project, 1)
 		}
+		path = strings.Replace(path, "{team}", "g"+fmt.Sprint(e.sc.Course.TeamGroupIDs[0]), 1)
 		var q string
 		if len(rt.Params) > 0 {
 			q = "limit=2"
@@ -486,6 +496,13 @@ func (g *generator) path(rt api.Route) string {
 	if strings.Contains(p, "{id}") {
 		p = strings.Replace(p, "{id}", g.id(strings.HasPrefix(p, "/api/v1/courses/")), 1)
 	}
+	if strings.Contains(p, "{team}") {
+		team := "g" + strconv.Itoa(g.e.sc.Course.TeamGroupIDs[g.rng.IntN(len(g.e.sc.Course.TeamGroupIDs))])
+		if !g.chance(0.7) {
+			team = g.one("g0", "p1", "x", url.PathEscape(g.junk(8)), strings.Repeat("g", 70))
+		}
+		p = strings.Replace(p, "{team}", team, 1)
+	}
 	if g.chance(0.06) {
 		switch g.rng.IntN(7) {
 		case 0:
@@ -609,6 +626,25 @@ func (g *generator) query(rt api.Route) url.Values {
 }
 
 // body is a request body: for POST mostly a course body, valid or not.
+// fuzzIdentity is a commit identity newAPIEnv adds, unknown to GitLab.
+const fuzzIdentity = "fuzz@laptop.local"
+
+// identityBody is a body of POST .../identities: valid (a mapping of
+// fuzzIdentity to a member of its project) or not.
+func (g *generator) identityBody() []byte {
+	sc := g.e.sc
+	student := sc.Course.Teams[0].StudentIDs[0]
+	switch g.rng.IntN(6) {
+	case 0, 1, 2:
+		return fmt.Appendf(nil, `{"email":%q,"user_id":%d}`, g.one(fuzzIdentity, "FUZZ@laptop.local"), student)
+	case 3: // a user who is no member there
+		return fmt.Appendf(nil, `{"email":%q,"user_id":%s}`, fuzzIdentity, g.one(strconv.Itoa(sc.Course.Teams[1].StudentIDs[0]), "999999"))
+	case 4: // an identity no commit shows
+		return fmt.Appendf(nil, `{"email":%q,"user_id":%d}`, g.one("nobody@example.edu", g.junk(8), ""), student)
+	}
+	return []byte(g.one(`{"email":"x"}`, `{"user_id":1}`, `{"email":1,"user_id":"x"}`, `{"email":"a#b","user_id":1}`, `{}`))
+}
+
 func (g *generator) body(method string) (body []byte, contentType string) {
 	if method != "POST" && !g.chance(0.05) {
 		return nil, ""
@@ -679,6 +715,9 @@ func (g *generator) request() (*http.Request, string) {
 	body, ct := g.body(method)
 	if method == "POST" {
 		body, ct = g.hookBody(rt, body, ct)
+	}
+	if strings.HasSuffix(rt.Pattern, "/identities") && method == "POST" && g.chance(0.8) {
+		body = g.identityBody()
 	}
 	req, err := http.NewRequestWithContext(context.Background(), method, "http://gitpulse.test"+target, bytes.NewReader(body))
 	if err != nil {

@@ -38,7 +38,7 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/api/v1/health/live", handle: s.live},
 		{Method: "GET", Pattern: OpenAPIPath, handle: s.openapi},
 
-		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: s.listCourses},
+		{Method: "GET", Pattern: "/api/v1/courses", Role: reader, Params: page, handle: byContent(s.listCourses)},
 		{Method: "POST", Pattern: "/api/v1/courses", Role: admin, handle: s.addCourse},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}", Role: reader, handle: s.getCourse},
 		{Method: "DELETE", Pattern: "/api/v1/courses/{id}", Role: admin, handle: s.deleteCourse},
@@ -46,6 +46,11 @@ func (s *Server) table() []Route {
 		{Method: "POST", Pattern: "/api/v1/courses/{id}/hooks", Role: admin, handle: s.registerHooks},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams", Role: reader, Params: params(page, []string{"inactive_days"}), handle: s.listTeams},
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/students", Role: reader, Params: page, handle: s.listStudents},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/identities", Role: reader, Params: page, handle: s.listIdentities},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/identities", Role: admin, handle: s.mapIdentity},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/reviews", Role: reader, handle: s.teamReviews},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/share", Role: reader, handle: s.teamShare},
+		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/weekly", Role: reader, Params: timeRange, handle: s.teamWeekly},
 
 		{Method: "GET", Pattern: "/api/v1/projects/{id}", Role: reader, handle: s.getProject},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/commits", Role: reader, Params: params(page, timeRange, []string{"author"}), handle: s.listCommits},

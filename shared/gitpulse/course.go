@@ -52,6 +52,9 @@ type Member struct {
 	Name        string `json:"name" dynamodbav:"name"`
 	AccessLevel int    `json:"access_level" dynamodbav:"access_level"`
 	Bot         bool   `json:"bot" dynamodbav:"bot"`
+	// PublicEmail is the e-mail the user shows on their GitLab profile
+	// ("" for none): a signal that attributes commits to them.
+	PublicEmail string `json:"-" dynamodbav:"public_email,omitempty"`
 }
 
 // Commit is a commit on the project's default branch.

@@ -19,7 +19,12 @@
 //	PROJECT#<id>            INFO                           project record, aggregate and when sync last wrote
 //	COURSE#<id>             VERSION                        when sync last wrote anything of the course
 //	COURSE#<id>             TEAM#<team id>#PROJECT#<id>    a team's project summary (the teams listing)
-//	COURSE#<id>             STUDENT#<person key>#<project> a person's aggregate in one project (the students listing)
+//	COURSE#<id>             STUDENT#<name>#<key>#<project> a student's aggregate in one project (the students listing, by name)
+//	COURSE#<id>             UNRESOLVED#<e-mail>#<project>  a commit identity no member matches (the identities listing)
+//	COURSE#<id>             WORK#<team id>#<project>       a team's students, weeks and review pairs in one project (team routes)
+//	COURSE#<id>             STAFF                          the course group's members (staff, never students)
+//	IDMAP#<course id>       IDENTITY#<e-mail>              an identity mapped to a member by an administrator
+//	IDMAP#<course id>       VERSION                        when a mapping last changed
 //	HOOK#<project id>       PENDING                        webhook marker: what events said changed, while its task is pending (sync.ClaimHook)
 //	COURSES                 HOOKSECRET#<sha256 hex>        a course's webhook secret, by its hash (api hooks)
 //	COURSES                 HOOKS#<group id>               a course's webhook registration (api hooks)

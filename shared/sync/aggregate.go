@@ -28,9 +28,12 @@ type aggAcc struct {
 	Members []gitpulse.Member       `json:"members,omitempty"`
 	Commits map[string]*commitGroup `json:"commits,omitempty"` // by author name, e-mail and day
 	Users   map[int64]*userAcc      `json:"users,omitempty"`
-	// Reviewed is "<user id>/<mr iid>" for each user who commented on an
-	// other's merge request.
-	Reviewed map[string]bool `json:"reviewed,omitempty"`
+	// MRs is what the review pairs need of each merge request (by iid),
+	// Approved who approved it, NotePairs the review notes by
+	// "<reviewer id>/<author id>/<week>".
+	MRs       map[int64]*mrAcc  `json:"mrs,omitempty"`
+	Approved  map[int64][]int64 `json:"approved,omitempty"`
+	NotePairs map[string]int    `json:"note_pairs,omitempty"`
 
 	MRsOpen, MRsMerged, MRsClosed int
 	Notes                         int
@@ -59,10 +62,12 @@ type userAcc struct {
 	NotesOnOthers, Reviews, IssuesOpened, IssuesClosed int
 	First, Last                                        *time.Time
 	Days                                               map[string]bool
+	Weeks                                              map[string]*WeekCount
 }
 
 func newAcc() *aggAcc {
-	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Reviewed: map[string]bool{}, Pipelines: map[string]int{}}
+	return &aggAcc{Commits: map[string]*commitGroup{}, Users: map[int64]*userAcc{}, Pipelines: map[string]int{},
+		MRs: map[int64]*mrAcc{}, Approved: map[int64][]int64{}, NotePairs: map[string]int{}}
 }
 
 func (a *aggAcc) user(p gitpulse.Person, rank int) *userAcc {
@@ -71,7 +76,7 @@ func (a *aggAcc) user(p gitpulse.Person, rank int) *userAcc {
 	}
 	u := a.Users[p.UserID]
 	if u == nil {
-		u = &userAcc{Username: p.Username, Name: p.Name, Rank: rank, Days: map[string]bool{}}
+		u = &userAcc{Username: p.Username, Name: p.Name, Rank: rank, Days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 		a.Users[p.UserID] = u
 	} else if rank < u.Rank {
 		u.Username, u.Name, u.Rank = p.Username, p.Name, rank
@@ -144,23 +149,36 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 		if u := a.user(mr.Author, 1); u != nil {
 			u.MRsOpened++
 			u.touch(mr.CreatedAt)
+			u.week(mr.CreatedAt).MRs++
 			if mr.State == "merged" {
 				u.MRsMerged++
 			}
 		}
+		m := &mrAcc{Author: mr.Author.UserID, At: mr.UpdatedAt}
 		if mr.MergedBy != nil && mr.MergedAt != nil {
 			a.user(*mr.MergedBy, 1).touch(*mr.MergedAt)
+			m.MergedBy, m.At = mr.MergedBy.UserID, *mr.MergedAt
 		}
+		if a.MRs == nil {
+			a.MRs = map[int64]*mrAcc{}
+		}
+		a.MRs[mr.IID] = m
 	case "merge_request_extra":
 		x, err := unmarshal[mrExtra](item)
 		if err != nil {
 			return err
 		}
+		var ids []int64
 		for _, p := range x.ApprovedBy {
 			if u := a.user(p, 2); u != nil {
 				u.Approvals++
+				ids = append(ids, p.UserID)
 			}
 		}
+		if a.Approved == nil {
+			a.Approved = map[int64][]int64{}
+		}
+		a.Approved[x.IID] = ids
 	case "note":
 		n, err := unmarshal[gitpulse.Note](item)
 		if err != nil || n.System {
@@ -172,12 +190,12 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 			return nil
 		}
 		u.touch(n.CreatedAt)
-		if n.Author.UserID != n.MRAuthorID {
+		if n.Author.UserID != n.MRAuthorID && n.MRAuthorID != 0 {
 			u.NotesOnOthers++
-			if k := itoa(n.Author.UserID) + "/" + itoa(n.MRIID); !a.Reviewed[k] {
-				a.Reviewed[k] = true
-				u.Reviews++
+			if a.NotePairs == nil {
+				a.NotePairs = map[string]int{}
 			}
+			a.NotePairs[itoa(n.Author.UserID)+"/"+itoa(n.MRAuthorID)+"/"+WeekOf(n.CreatedAt)]++
 		}
 	case "issue":
 		is, err := unmarshal[gitpulse.Issue](item)
@@ -198,6 +216,7 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 				u.IssuesClosed++
 				if is.ClosedAt != nil {
 					u.touch(*is.ClosedAt)
+					u.week(*is.ClosedAt).IssuesClosed++
 				}
 			}
 		}
@@ -222,11 +241,13 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 }
 
 // result is the project's aggregates: members first (their names and
-// usernames attribute commits), then the commit groups, then the users.
-func (a *aggAcc) result() Aggregates {
+// usernames attribute commits), then the commit groups, then the users,
+// then who reviewed whom. pc says who is staff and which commit
+// identities an administrator mapped to a member.
+func (a *aggAcc) result(pc People) Aggregates {
 	agg := Aggregates{Project: ProjectStats{Pipelines: map[string]int{}, CommitsByDay: map[string]int{},
 		MRsOpen: a.MRsOpen, MRsMerged: a.MRsMerged, MRsClosed: a.MRsClosed, Notes: a.Notes,
-		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}}
+		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}, Pairs: []ReviewPair{}}
 	for k, v := range a.Pipelines {
 		agg.Project.Pipelines[k] = v
 	}
@@ -238,7 +259,8 @@ func (a *aggAcc) result() Aggregates {
 		if ps, ok := byUser[id]; ok {
 			return ps
 		}
-		ps := &PersonStats{Key: "u" + itoa(id), UserID: id, Username: username, Name: name, Bot: IsBot(username), days: map[string]bool{}}
+		ps := &PersonStats{Key: "u" + itoa(id), UserID: id, Username: username, Name: name, Bot: IsBot(username), Staff: pc.Staff[id],
+			days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 		byUser[id], agg.People[ps.Key] = ps, ps
 		return ps
 	}
@@ -256,26 +278,35 @@ func (a *aggAcc) result() Aggregates {
 			agg.Project.LastActivity = &t
 		}
 	}
-	byName := map[string]int64{}
+	byName, byEmail := map[string]int64{}, map[string]int64{}
 	for _, m := range a.Members {
 		if m.UserID == 0 {
 			continue
 		}
 		ps := get(m.UserID, m.Username, m.Name)
 		ps.Member, ps.Bot = true, m.Bot
-		if !m.Bot {
+		if !m.Bot && !ps.Staff {
 			agg.Project.Members++
 		}
 		byName[strings.ToLower(m.Name)] = m.UserID
 		byName[strings.ToLower(m.Username)] = m.UserID
+		if m.PublicEmail != "" {
+			byEmail[strings.ToLower(m.PublicEmail)] = m.UserID
+		}
 	}
-	// An author no member matches is keyed by e-mail and named after the
-	// first of their commits in sort-key order.
+	// An author is the member an administrator mapped their e-mail to,
+	// else the member whose public e-mail it is, else the member whose
+	// name or username is the author's name or the e-mail's local part. One no member matches is keyed by e-mail and
+	// named after the first of their commits in sort-key order.
 	firstOf := map[string]*commitGroup{}
 	for _, key := range sortedKeys(a.Commits) {
 		g := a.Commits[key]
 		var ps *PersonStats
-		if id, ok := byName[strings.ToLower(g.Name)]; ok {
+		if m, ok := pc.Mapped[strings.ToLower(g.Email)]; ok {
+			ps = get(m.UserID, m.Username, m.Name)
+		} else if id, ok := byEmail[strings.ToLower(g.Email)]; ok {
+			ps = byUser[id]
+		} else if id, ok := byName[strings.ToLower(g.Name)]; ok {
 			ps = byUser[id]
 		} else if id, ok := byName[strings.ToLower(strings.Split(g.Email, "@")[0])]; ok {
 			ps = byUser[id]
@@ -285,7 +316,7 @@ func (a *aggAcc) result() Aggregates {
 				firstOf[ek] = g
 			}
 			if ps = agg.People[ek]; ps == nil {
-				ps = &PersonStats{Key: ek, days: map[string]bool{}}
+				ps = &PersonStats{Key: ek, days: map[string]bool{}, Weeks: map[string]*WeekCount{}}
 				agg.People[ek] = ps
 			}
 		}
@@ -299,6 +330,7 @@ func (a *aggAcc) result() Aggregates {
 		}
 		ps.CommitsByDay[g.Day] += g.N
 		ps.days[g.Day] = true
+		weekIn(ps.Weeks, WeekOf(g.First)).Commits += g.N
 		touch(ps, g.First)
 		touch(ps, g.Last)
 	}
@@ -311,7 +343,6 @@ func (a *aggAcc) result() Aggregates {
 		ps.MRsMerged += u.MRsMerged
 		ps.Approvals += u.Approvals
 		ps.NotesOnOthers += u.NotesOnOthers
-		ps.Reviews += u.Reviews
 		ps.IssuesOpened += u.IssuesOpened
 		ps.IssuesClosed += u.IssuesClosed
 		if u.First != nil {
@@ -321,9 +352,15 @@ func (a *aggAcc) result() Aggregates {
 		for d := range u.Days {
 			ps.days[d] = true
 		}
+		for k, w := range u.Weeks {
+			c := weekIn(ps.Weeks, k)
+			c.MRs, c.Reviews, c.IssuesClosed = c.MRs+w.MRs, c.Reviews+w.Reviews, c.IssuesClosed+w.IssuesClosed
+		}
 	}
+	agg.Pairs = a.pairs(byUser, get)
 	for _, ps := range agg.People {
 		ps.ActiveDays = len(ps.days)
+		ps.Days = sortedKeys(ps.days)
 	}
 	return agg
 }
@@ -340,6 +377,10 @@ type checkpoint struct {
 }
 
 const checkpointSK = "AGGREGATE"
+
+// finishTimeout bounds what a task does after its last read: the
+// aggregate's result and read model, the final flush and state.
+const finishTimeout = 10 * time.Second
 
 // maxCheckpoint keeps a checkpoint well under DynamoDB's 400 KB item.
 const maxCheckpoint = 350 << 10
@@ -430,7 +471,17 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	agg := acc.result()
+	// The reads are done. What is left (the people, the result, the read
+	// model) is the bounded work the margin before the deadline is kept
+	// for: on a context of its own, so that a last page read late never
+	// makes the task read it again in a new part.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	pc, err := w.people(ctx, r.t.CourseID)
+	if err != nil {
+		return err
+	}
+	agg := acc.result(pc)
 	r.state.RunningPipelines = agg.Project.Running
 	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project}); err != nil {
 		return err

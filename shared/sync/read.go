@@ -40,6 +40,9 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 		ms, resp, err := api.ProjectMembers.ListAllProjectMembers(pid, &gl.ListProjectMembersOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
 		for _, m := range ms {
 			mem := gitpulse.Member{UserID: m.ID, Username: m.Username, Name: m.Name, AccessLevel: int(m.AccessLevel), Bot: IsBot(m.Username)}
+			if !mem.Bot {
+				mem.PublicEmail = w.publicEmail(ctx, api, r.t.CourseID, m.ID)
+			}
 			sk := "MEMBER#" + itoa(m.ID)
 			listed[sk] = true
 			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: sk, Kind: "member", Value: mem}); err != nil {

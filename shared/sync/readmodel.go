@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
@@ -21,9 +22,14 @@ type ProjectInfo struct {
 	Project   gitpulse.Project `json:"project" dynamodbav:"project"`
 	Stats     ProjectStats     `json:"stats" dynamodbav:"stats"`
 	UpdatedAt time.Time        `json:"updated_at" dynamodbav:"updated_at"`
-	// Students are the person keys of the project's STUDENT# rows, so
-	// that the next write removes the rows of people no longer there.
+	// Students are the person keys of the project's STUDENT# rows as
+	// written before rows were sorted by name (STUDENT#<key>#<project>),
+	// kept so that the next write removes them.
 	Students []string `json:"-" dynamodbav:"students,omitempty"`
+	// Rows are the sort keys of the project's per-person course rows
+	// (STUDENT#, UNRESOLVED#), so that the next write removes the rows
+	// of people no longer there (or renamed).
+	Rows []string `json:"-" dynamodbav:"rows,omitempty"`
 }
 
 // PersonActivity is one person's last activity in a project (the teams
@@ -45,12 +51,40 @@ type ProjectSummary struct {
 	UpdatedAt time.Time        `json:"updated_at" dynamodbav:"updated_at"`
 }
 
-// StudentRow is COURSE#<id> / STUDENT#<person key>#<project id>: one
-// person's aggregate in one project, bots left out.
+// StudentRow is COURSE#<id> / STUDENT#<sort name>#<project id> (see
+// SortName): one student's aggregate in one project. Bots, staff and
+// commit identities no member matches have none.
 type StudentRow struct {
 	PersonStats
 	ProjectID int64  `json:"project_id" dynamodbav:"project_id"`
 	TeamID    string `json:"team_id" dynamodbav:"team_id"`
+	TeamName  string `json:"team_name" dynamodbav:"team_name"`
+}
+
+// UnresolvedRow is COURSE#<id> / UNRESOLVED#<e-mail>#<project id>: a
+// commit identity (author e-mail) of the project that no member matched.
+type UnresolvedRow struct {
+	Email        string     `json:"email" dynamodbav:"email"`
+	Name         string     `json:"name" dynamodbav:"name"`
+	ProjectID    int64      `json:"project_id" dynamodbav:"project_id"`
+	TeamID       string     `json:"team_id" dynamodbav:"team_id"`
+	TeamName     string     `json:"team_name" dynamodbav:"team_name"`
+	Commits      int        `json:"commits" dynamodbav:"commits"`
+	Additions    int        `json:"additions" dynamodbav:"additions"`
+	Deletions    int        `json:"deletions" dynamodbav:"deletions"`
+	LastActivity *time.Time `json:"last_activity,omitempty" dynamodbav:"last_activity,omitempty"`
+}
+
+// TeamWork is COURSE#<id> / WORK#<team id>#<project id>: the students of
+// one of the team's projects with their weekly activity, and who reviewed
+// whom among them; the team routes (reviews, share, weekly) read a team's
+// with one Query.
+type TeamWork struct {
+	ProjectID int64         `json:"project_id" dynamodbav:"project_id"`
+	TeamID    string        `json:"team_id" dynamodbav:"team_id"`
+	People    []PersonStats `json:"people" dynamodbav:"people"`
+	Pairs     []ReviewPair  `json:"pairs" dynamodbav:"pairs"`
+	UpdatedAt time.Time     `json:"updated_at" dynamodbav:"updated_at"`
 }
 
 // CourseVersion is COURSE#<id> / VERSION: when sync last wrote anything of
@@ -64,7 +98,17 @@ func TeamSK(team string) string { return "TEAM#" + team }
 func SummarySK(team string, project int64) string {
 	return "TEAM#" + team + "#PROJECT#" + itoa(project)
 }
-func StudentSK(key string, project int64) string { return "STUDENT#" + key + "#" + itoa(project) }
+func StudentSK(name, key string, project int64) string {
+	return "STUDENT#" + SortName(name, key) + "#" + itoa(project)
+}
+func UnresolvedSK(email string, project int64) string {
+	return "UNRESOLVED#" + strings.ToLower(email) + "#" + itoa(project)
+}
+func WorkSK(team string, project int64) string { return "WORK#" + team + "#" + itoa(project) }
+
+// student reports whether a person gets a student row: a GitLab user
+// who is neither a bot nor staff.
+func student(ps *PersonStats) bool { return ps.UserID != 0 && !ps.Bot && !ps.Staff }
 
 // summaryDays is how many days of commits per day a summary keeps.
 const summaryDays = 31
@@ -86,21 +130,30 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 	info := ProjectInfo{Project: proj, Stats: agg.Project, UpdatedAt: now}
 	if proj.TeamID != "" {
 		for _, k := range sortedKeys(agg.People) {
-			if !agg.People[k].Bot {
-				info.Students = append(info.Students, k)
+			switch ps := agg.People[k]; {
+			case student(ps):
+				info.Rows = append(info.Rows, StudentSK(ps.Name, k, proj.ID))
+			case ps.UserID == 0:
+				info.Rows = append(info.Rows, UnresolvedSK(strings.TrimPrefix(k, "e"), proj.ID))
 			}
 		}
 	}
 	// Rows the last write made that this one does not replace: the
-	// project moved to another team, or people left it.
+	// project moved to another team, or people left it (or were renamed).
 	if prev.Project.TeamID != "" && prev.Project.TeamID != proj.TeamID {
-		if err := w.Store.Delete(ctx, cpk, SummarySK(prev.Project.TeamID, proj.ID)); err != nil {
-			return err
+		for _, sk := range []string{SummarySK(prev.Project.TeamID, proj.ID), WorkSK(prev.Project.TeamID, proj.ID)} {
+			if err := w.Store.Delete(ctx, cpk, sk); err != nil {
+				return err
+			}
 		}
 	}
+	old := slices.Clone(prev.Rows)
 	for _, k := range prev.Students {
-		if !slices.Contains(info.Students, k) {
-			if err := w.Store.Delete(ctx, cpk, StudentSK(k, proj.ID)); err != nil {
+		old = append(old, "STUDENT#"+k+"#"+itoa(proj.ID))
+	}
+	for _, sk := range old {
+		if !slices.Contains(info.Rows, sk) {
+			if err := w.Store.Delete(ctx, cpk, sk); err != nil {
 				return err
 			}
 		}
@@ -119,19 +172,44 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 			recent.CommitsByDay[day] = n
 		}
 	}
+	var team gitpulse.Team
+	if err := w.Store.Get(ctx, cpk, TeamSK(proj.TeamID), &team); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	sum := ProjectSummary{Project: proj, Stats: recent, UpdatedAt: now, People: []PersonActivity{}}
+	work := TeamWork{ProjectID: proj.ID, TeamID: proj.TeamID, People: []PersonStats{}, Pairs: []ReviewPair{}, UpdatedAt: now}
 	for _, k := range sortedKeys(agg.People) {
 		ps := agg.People[k]
-		if ps.Bot {
+		if ps.UserID == 0 {
+			if err := r.w.Put(ctx, store.Item{PK: cpk, SK: UnresolvedSK(strings.TrimPrefix(k, "e"), proj.ID), Kind: "unresolved_identity",
+				Value: UnresolvedRow{Email: strings.TrimPrefix(k, "e"), Name: ps.Name, ProjectID: proj.ID, TeamID: proj.TeamID, TeamName: team.Name,
+					Commits: ps.Commits, Additions: ps.Additions, Deletions: ps.Deletions, LastActivity: ps.LastActivity}}); err != nil {
+				return err
+			}
 			continue
 		}
+		if !student(ps) {
+			continue // bots and staff: never students, never inactive members
+		}
 		sum.People = append(sum.People, PersonActivity{Key: ps.Key, Username: ps.Username, Name: ps.Name, Member: ps.Member, LastActivity: ps.LastActivity})
-		if err := r.w.Put(ctx, store.Item{PK: cpk, SK: StudentSK(k, proj.ID), Kind: "student",
-			Value: StudentRow{PersonStats: *ps, ProjectID: proj.ID, TeamID: proj.TeamID}}); err != nil {
+		if err := r.w.Put(ctx, store.Item{PK: cpk, SK: StudentSK(ps.Name, k, proj.ID), Kind: "student",
+			Value: StudentRow{PersonStats: *ps, ProjectID: proj.ID, TeamID: proj.TeamID, TeamName: team.Name}}); err != nil {
 			return err
+		}
+		pw := *ps
+		pw.Days, pw.CommitsByDay = nil, nil
+		work.People = append(work.People, pw)
+	}
+	for _, p := range agg.Pairs {
+		if slices.ContainsFunc(work.People, func(ps PersonStats) bool { return ps.Key == p.Reviewer }) &&
+			slices.ContainsFunc(work.People, func(ps PersonStats) bool { return ps.Key == p.Author }) {
+			work.Pairs = append(work.Pairs, p)
 		}
 	}
 	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: SummarySK(proj.TeamID, proj.ID), Kind: "project_summary", Value: sum}); err != nil {
+		return err
+	}
+	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: WorkSK(proj.TeamID, proj.ID), Kind: "team_work", Value: work}); err != nil {
 		return err
 	}
 	return r.w.Put(ctx, store.Item{PK: cpk, SK: "VERSION", Kind: "course_version", Value: CourseVersion{UpdatedAt: now}})

@@ -35,7 +35,7 @@ func TestReadModelFollowsMembership(t *testing.T) {
 	cpk := store.CoursePK(sc.CourseID)
 	student := func() error {
 		var row gpsync.StudentRow
-		return sc.Store.Get(ctx, cpk, gpsync.StudentSK(key, int64(pid)), &row)
+		return sc.Store.Get(ctx, cpk, gpsync.StudentSK(newbie.Name, key, int64(pid)), &row)
 	}
 	summaryHas := func() bool {
 		var info gpsync.ProjectInfo

@@ -296,6 +296,10 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 		return fmt.Errorf("list teams: %w", err)
 	}
 	res.Teams = len(teams)
+	peopleChanged, err := s.staff(ctx, api, course.ID, start)
+	if err != nil {
+		return err
+	}
 	projects := map[int64]gitpulse.Project{}
 	err = pages(ctx, func(page int64) (*gl.Response, error) {
 		ps, resp, err := api.Groups.ListGroupProjects(course.ID, &gl.ListGroupProjectsOptions{
@@ -423,6 +427,9 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 				Value: ProjectSummary{Project: p, Stats: ProjectStats{Pipelines: map[string]int{}}, People: []PersonActivity{}, UpdatedAt: start}}); err != nil {
 				return err
 			}
+		}
+		if ok && st.LastSuccess != nil && st.LastSuccess.Before(peopleChanged) {
+			task(id) // staff or identity mappings changed: aggregate again
 		}
 		if NeedsRepoPoll(p, st, ok, start) {
 			task(id).Repo = true

@@ -4,27 +4,58 @@ import "time"
 
 // PersonStats is what one person did in one project.
 type PersonStats struct {
-	Key           string         `json:"key" dynamodbav:"key"` // "u<user id>" or "e<author e-mail>"
-	UserID        int64          `json:"user_id,omitempty" dynamodbav:"user_id,omitempty"`
-	Username      string         `json:"username,omitempty" dynamodbav:"username,omitempty"`
-	Name          string         `json:"name" dynamodbav:"name"`
-	Bot           bool           `json:"bot" dynamodbav:"bot"`
-	Member        bool           `json:"member" dynamodbav:"member"`
-	Commits       int            `json:"commits" dynamodbav:"commits"`
-	Additions     int            `json:"additions" dynamodbav:"additions"`
-	Deletions     int            `json:"deletions" dynamodbav:"deletions"`
-	MRsOpened     int            `json:"mrs_opened" dynamodbav:"mrs_opened"`
-	MRsMerged     int            `json:"mrs_merged" dynamodbav:"mrs_merged"`
-	Reviews       int            `json:"reviews_given" dynamodbav:"reviews_given"` // others' MRs commented on
-	NotesOnOthers int            `json:"notes_on_others" dynamodbav:"notes_on_others"`
-	Approvals     int            `json:"approvals_given" dynamodbav:"approvals_given"`
-	IssuesOpened  int            `json:"issues_opened" dynamodbav:"issues_opened"`
-	IssuesClosed  int            `json:"issues_closed" dynamodbav:"issues_closed"`
-	FirstActivity *time.Time     `json:"first_activity,omitempty" dynamodbav:"first_activity,omitempty"`
-	LastActivity  *time.Time     `json:"last_activity,omitempty" dynamodbav:"last_activity,omitempty"`
-	ActiveDays    int            `json:"active_days" dynamodbav:"active_days"`
-	CommitsByDay  map[string]int `json:"commits_by_day,omitempty" dynamodbav:"commits_by_day,omitempty"`
-	days          map[string]bool
+	Key      string `json:"key" dynamodbav:"key"` // "u<user id>" or "e<author e-mail>"
+	UserID   int64  `json:"user_id,omitempty" dynamodbav:"user_id,omitempty"`
+	Username string `json:"username,omitempty" dynamodbav:"username,omitempty"`
+	Name     string `json:"name" dynamodbav:"name"`
+	Bot      bool   `json:"bot" dynamodbav:"bot"`
+	Member   bool   `json:"member" dynamodbav:"member"`
+	// Staff: a member of the course group itself (teacher, assistant),
+	// never a student.
+	Staff     bool `json:"staff" dynamodbav:"staff"`
+	Commits   int  `json:"commits" dynamodbav:"commits"`
+	Additions int  `json:"additions" dynamodbav:"additions"`
+	Deletions int  `json:"deletions" dynamodbav:"deletions"`
+	MRsOpened int  `json:"mrs_opened" dynamodbav:"mrs_opened"`
+	MRsMerged int  `json:"mrs_merged" dynamodbav:"mrs_merged"`
+	// Reviews are the review acts on others' merge requests: notes,
+	// approvals and merges, counted each (ReviewsReceived the same on
+	// this person's merge requests by others).
+	Reviews         int            `json:"reviews_given" dynamodbav:"reviews_given"`
+	ReviewsReceived int            `json:"reviews_received" dynamodbav:"reviews_received"`
+	NotesOnOthers   int            `json:"notes_on_others" dynamodbav:"notes_on_others"`
+	Approvals       int            `json:"approvals_given" dynamodbav:"approvals_given"`
+	IssuesOpened    int            `json:"issues_opened" dynamodbav:"issues_opened"`
+	IssuesClosed    int            `json:"issues_closed" dynamodbav:"issues_closed"`
+	FirstActivity   *time.Time     `json:"first_activity,omitempty" dynamodbav:"first_activity,omitempty"`
+	LastActivity    *time.Time     `json:"last_activity,omitempty" dynamodbav:"last_activity,omitempty"`
+	ActiveDays      int            `json:"active_days" dynamodbav:"active_days"`
+	CommitsByDay    map[string]int `json:"commits_by_day,omitempty" dynamodbav:"commits_by_day,omitempty"`
+	// Days are the distinct (UTC) days with any activity, sorted: the
+	// students listing unites them across projects.
+	Days []string `json:"-" dynamodbav:"days,omitempty"`
+	// Weeks is the activity per ISO week (keyed by its Monday).
+	Weeks map[string]*WeekCount `json:"-" dynamodbav:"weeks,omitempty"`
+	days  map[string]bool
+}
+
+// WeekCount is one person's (or team's) activity in one ISO week.
+type WeekCount struct {
+	Week         string `json:"week" dynamodbav:"week"` // the Monday, YYYY-MM-DD (UTC)
+	Commits      int    `json:"commits" dynamodbav:"commits"`
+	MRs          int    `json:"mrs" dynamodbav:"mrs"` // merge requests opened
+	Reviews      int    `json:"reviews" dynamodbav:"reviews"`
+	IssuesClosed int    `json:"issues_closed" dynamodbav:"issues_closed"`
+}
+
+// ReviewPair is what one person did on another's merge requests: review
+// notes (not system notes), approvals, and merges.
+type ReviewPair struct {
+	Reviewer  string `json:"reviewer" dynamodbav:"reviewer"` // person keys
+	Author    string `json:"author" dynamodbav:"author"`
+	Notes     int    `json:"notes" dynamodbav:"notes"`
+	Approvals int    `json:"approvals" dynamodbav:"approvals"`
+	Merges    int    `json:"merges" dynamodbav:"merges"`
 }
 
 // ProjectStats is a project's aggregate.
@@ -52,4 +83,6 @@ type ProjectStats struct {
 type Aggregates struct {
 	Project ProjectStats
 	People  map[string]*PersonStats
+	// Pairs are who reviewed whom, sorted by reviewer then author.
+	Pairs []ReviewPair
 }

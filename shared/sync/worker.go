@@ -236,14 +236,17 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return fmt.Errorf("aggregate project %d: %w", r.t.ProjectID, err)
 	}
 	r.state.LastSuccess, r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = &r.start, "", nil, 0
-	if err := r.w.Flush(ctx); err != nil {
+	// As the aggregate's end: the margin's work, not cut by the deadline.
+	fin, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if err := r.w.Flush(fin); err != nil {
 		return err
 	}
 	r.state.ItemsWritten = int64(r.w.Items)
-	if err := w.putState(ctx, r); err != nil {
+	if err := w.putState(fin, r); err != nil {
 		return err
 	}
-	return w.releaseHook(ctx, r)
+	return w.releaseHook(fin, r)
 }
 
 // outOfTime reports whether err is the invocation's own deadline (a call

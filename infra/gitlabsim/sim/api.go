@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,6 +53,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.Handle("GET /api/v4/user", s.api(readUser, s.currentUser))
 	m.Handle("GET /api/v4/users", s.api(readUser, s.listUsers))
+	m.Handle("GET /api/v4/users/{id}", s.api(readUser, s.getUser))
 	m.Handle("GET /api/v4/version", s.api(readUser, s.version))
 	s.tokenRoutes(m)
 	s.courseRoutes(m)
@@ -268,4 +270,40 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// userDetailJSON is a user as GET /users/:id shows it to a caller who is
+// not an administrator: GitLab's Entities::User (lib/api/entities/user.rb:
+// UserBasic plus created_at, bio, location, public_email, ... and bot).
+// public_email is null for a user who shows none.
+type userDetailJSON struct {
+	userJSON
+	Bio          string  `json:"bio"`
+	Location     string  `json:"location"`
+	PublicEmail  *string `json:"public_email"`
+	WebsiteURL   string  `json:"website_url"`
+	Organization string  `json:"organization"`
+	JobTitle     string  `json:"job_title"`
+}
+
+// getUser answers GET /api/v4/users/:id (a numeric id): 404 "404 User Not
+// Found" for an unknown one (lib/api/users.rb, get ":id").
+func (s *Sim) getUser(w http.ResponseWriter, r *http.Request, _ caller) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	s.mu.Lock()
+	u := s.users[id]
+	var out userDetailJSON
+	if u != nil {
+		out = userDetailJSON{userJSON: newUserJSON(*u, r)}
+		if u.PublicEmail != "" {
+			e := u.PublicEmail
+			out.PublicEmail = &e
+		}
+	}
+	s.mu.Unlock()
+	if err != nil || u == nil {
+		notFound("User").write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }

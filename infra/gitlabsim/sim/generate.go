@@ -38,6 +38,11 @@ type CourseSpec struct {
 	MRsPerStudentWeek       float64 `json:"mrs_per_student_week"`
 	IssuesPerStudentWeek    float64 `json:"issues_per_student_week"`
 	PipelinesPerProjectWeek float64 `json:"pipelines_per_project_week"`
+	// PeopleCases adds what a teacher's view must get right about people
+	// (see PeopleCases): an assistant, a student in two projects, a
+	// student with two more commit identities, a reviewer ring. It needs
+	// two teams with two students or more in the first.
+	PeopleCases bool `json:"people_cases"`
 }
 
 // Team is a team of a generated course: a subgroup, or a solo project in
@@ -71,6 +76,8 @@ type Course struct {
 	BotTokenID     int       `json:"bot_token_id"`
 	Start          time.Time `json:"start"`
 	End            time.Time `json:"end"`
+	// People is what spec.PeopleCases added; nil without.
+	People *PeopleCases `json:"people,omitempty"`
 }
 
 func (spec *CourseSpec) defaults(now time.Time) {
@@ -303,6 +310,9 @@ func (s *Sim) GenerateCourse(seed int64, spec CourseSpec) Course {
 		teams = append(teams, team)
 	}
 
+	if spec.PeopleCases {
+		g.peopleCases(&course, teams)
+	}
 	for week := range spec.Weeks {
 		weekStart := spec.Start.AddDate(0, 0, 7*week)
 		for _, team := range teams {
@@ -363,6 +373,11 @@ func cloneCourse(c Course) Course {
 	c.ProjectIDs = slices.Clone(c.ProjectIDs)
 	c.StudentIDs = slices.Clone(c.StudentIDs)
 	c.BotUserIDs = slices.Clone(c.BotUserIDs)
+	if c.People != nil {
+		pc := *c.People
+		pc.Ring = slices.Clone(pc.Ring)
+		c.People = &pc
+	}
 	return c
 }
 

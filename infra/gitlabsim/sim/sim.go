@@ -31,7 +31,7 @@
 // GenerateCourse builds a seeded, realistic course and AddActivity adds
 // changes between syncs.
 //
-// Routes: GET /api/v4/user, /api/v4/users, /api/v4/version and
+// Routes: GET /api/v4/user, /api/v4/users, /api/v4/users/:id, /api/v4/version and
 // /oauth/token/info; personal access tokens: GET, DELETE
 // /api/v4/personal_access_tokens/self, POST .../self/rotate, GET
 // /api/v4/personal_access_tokens, GET, DELETE .../:id, POST .../:id/rotate,
@@ -88,6 +88,9 @@ type User struct {
 	Name     string `json:"name"`
 	Bot      bool   `json:"bot"`
 	Admin    bool   `json:"admin"`
+	// PublicEmail is the e-mail the user chose to show on their profile
+	// (GET /users/:id shows it; "" for none).
+	PublicEmail string `json:"public_email,omitempty"`
 }
 
 // TokenSpec describes a token to create with AddToken.
@@ -293,6 +296,17 @@ func (s *Sim) AddUser(username, name string, bot bool) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addUserLocked(username, name, bot).User
+}
+
+// User returns the user with the given id; the zero User for an unknown
+// one.
+func (s *Sim) User(id int) User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[id]; u != nil {
+		return u.User
+	}
+	return User{}
 }
 
 func (s *Sim) addUserLocked(username, name string, bot bool) *userRecord {
