@@ -53,6 +53,12 @@ func newFixture(t *testing.T, configured ...string) *fixture {
 // newFixtureOf is newFixture with the course spec.
 func newFixtureOf(t *testing.T, spec sim.CourseSpec, configured ...string) *fixture {
 	t.Helper()
+	return newFixtureRole(t, spec, testenv.RoleOptions{}, configured...)
+}
+
+// newFixtureRole is newFixtureOf with options for the API's role.
+func newFixtureRole(t *testing.T, spec sim.CourseSpec, role testenv.RoleOptions, configured ...string) *fixture {
+	t.Helper()
 	sc := testenv.SyncCourse(t, spec)
 	rraw, rk, err := apikeys.Generate("dashboard", apikeys.RoleReader, time.Now())
 	if err != nil {
@@ -64,7 +70,7 @@ func newFixtureOf(t *testing.T, spec sim.CourseSpec, configured ...string) *fixt
 	}
 	f := &fixture{sc: sc, reader: rraw.Reveal(), admin: araw.Reveal(), readerHash: rk.Hash, logs: &bytes.Buffer{}, now: time.Now(), clock: testenv.NewClock(time.Now())}
 	db := dynamodb.NewFromConfig(sc.AWS)
-	apiCfg := testenv.FunctionConfig(t, "ApiFunction", sc.Resources)
+	apiCfg := testenv.FunctionConfig(t, "ApiFunction", sc.Resources, role)
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.auditWriter = &audit.Writer{DB: db, Table: sc.Resources.AuditTable, Logger: logger}
 	rec := &audit.Recorder{Sink: f.auditWriter, Function: "api", Now: time.Now}
