@@ -143,7 +143,7 @@ func TestWidenedPolicyFails(t *testing.T) {
 	for _, want := range []string{
 		"ApiFunction: ApiFunctionRole/api statement ReadData grants dynamodb:Scan on ${DataTable.Arn}, which the function's code never calls",
 		"ApiFunction: ApiFunctionRole/api statement ReadData grants dynamodb:BatchGetItem on ${DataTable.Arn}, which the function's code never calls",
-		`ApiFunction: ApiFunctionRole/api statement CourseRecords grants dynamodb:PutItem on ${DataTable.Arn} for keys "COURSE#*", wider than the keys the function touches (COURSES)`,
+		`ApiFunction: ApiFunctionRole/api statement CourseRecords grants dynamodb:PutItem on ${DataTable.Arn} for keys "COURSE#*", wider than the keys the function touches (COURSES, IDMAP#*)`,
 		"TokenCheckFunction: TokenCheckFunctionRole/token-check statement ReportsAndAlertState grants dynamodb:BatchWriteItem on ${DataTable.Arn} for every key",
 		`SyncSchedulerFunctionRole/sync-scheduler statement QueueTasks: action "sqs:SendMessage*" has a wildcard`,
 		`SyncSchedulerFunctionRole/sync-scheduler statement QueueTasks: Resource "*"`,
