@@ -227,6 +227,8 @@ type Sim struct {
 	nextGroup   int
 	nextProject int
 	ratePerMin  int
+	// rateQuiet: RateLimit headers on throttled answers only (ratelimit.go).
+	rateQuiet bool
 	windows     map[string]*window
 	faults      []Fault
 	counts      map[string]int
