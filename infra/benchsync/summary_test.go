@@ -27,7 +27,7 @@ func baseResults() results {
 	return results{
 		full:  phase{total: 1000, requests: map[string]int{epCommits: 200}, db: writes(400, 10000).db, mustWrite: map[string]int{"commit": 10000}},
 		quiet: phase{total: 44}, active: phase{total: 100, db: writes(8, 200).db, mustWrite: map[string]int{"commit": 200}},
-		busy:  phase{total: 44}, bound: 1000, activeBound: 100, commitBound: 200, quietGoal: 44, busyGoal: 44,
+		busy: phase{total: 44}, bound: 1000, activeBound: 100, commitBound: 200, quietGoal: 44, busyGoal: 44,
 		recent: 40, projects: 40, largestCommits: 20000, same: true,
 	}
 }
@@ -44,7 +44,10 @@ func TestSummaryVerdicts(t *testing.T) {
 		// 20,456 commits rewritten for 128 new ones: 819 batches for a
 		// floor of ceil(128/25) = 6.
 		{"rewrites judged against what changed", "after activity: DynamoDB write requests / ceil(must-change items/25)", miss,
-			func(r *results) { r.active.db = writes(819, 128).db; r.active.mustWrite = map[string]int{"commit": 128} }},
+			func(r *results) {
+				r.active.db = writes(819, 128).db
+				r.active.mustWrite = map[string]int{"commit": 128}
+			}},
 		{"reads are no writes", "after activity: DynamoDB write requests / ceil(must-change items/25)", pass,
 			func(r *results) { r.active.db.Wire["Query"] = 5000 }},
 		{"a failed message", "full sync: failed messages (none can dead-letter)", miss, func(r *results) { r.full.failures = 1 }},

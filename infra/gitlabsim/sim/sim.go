@@ -227,11 +227,12 @@ type Sim struct {
 	nextGroup   int
 	nextProject int
 	ratePerMin  int
-	// rateQuiet: RateLimit headers on throttled answers only (ratelimit.go).
-	rateQuiet bool
 	windows     map[string]*window
 	faults      []Fault
 	counts      map[string]int
+
+	// rateQuiet: RateLimit headers on throttled answers only (ratelimit.go).
+	rateQuiet bool
 
 	// Course data (course.go): each project's repository, merge requests,
 	// issues and pipelines, each group's creation time, the instance-wide
