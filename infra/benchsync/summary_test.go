@@ -114,7 +114,8 @@ func TestMustWrite(t *testing.T) {
 	}}
 	got := mustWrite(prev, now)
 	want := map[string]int{"commit": 128, "merge_request": 1, "merge_request_extra": 1, "note": 2, "issue": 1, "pipeline": 3,
-		"project": 1, "project_summary": 1, "project_stats": 1, "sync_state": 1, "person_stats": 4, "course_state": 1}
+		"project": 1, "project_summary": 1, "project_info": 1, "project_stats": 1, "sync_state": 1, "person_stats": 4, "student": 4,
+		"course_state": 1, "course_version": 1}
 	if len(got) != len(want) {
 		t.Errorf("kinds: got %v, want %v", got, want)
 	}
@@ -123,11 +124,11 @@ func TestMustWrite(t *testing.T) {
 			t.Errorf("%s: got %d, want %d", k, got[k], v)
 		}
 	}
-	if n := writeFloor(sum(got)); n != 6 {
-		t.Errorf("floor: got %d batches, want ceil(145/25) = 6", n)
+	if n := writeFloor(sum(got)); n != 7 {
+		t.Errorf("floor: got %d batches, want ceil(151/25) = 7", n)
 	}
-	full := mustWrite(truth{}, truth{projects: map[int]projectTruth{1: {members: 4, commits: 100, mrs: 2, mrsChanged: 2, active: true}}})
-	if full["member"] != 4 || full["commit"] != 100 || full["merge_request"] != 2 {
-		t.Errorf("full sync: got %v, want every member, commit and merge request", full)
+	full := mustWrite(truth{}, truth{groups: 1, projects: map[int]projectTruth{1: {members: 4, commits: 100, mrs: 2, mrsChanged: 2, active: true}}})
+	if full["member"] != 4 || full["commit"] != 100 || full["merge_request"] != 2 || full["team"] != 1 {
+		t.Errorf("full sync: got %v, want every member, commit, merge request and team", full)
 	}
 }

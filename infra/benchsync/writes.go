@@ -18,14 +18,19 @@ const batchSize = 25
 //     (each with its merge_request_extra), notes, issues and pipelines,
 //     and the difference in members;
 //   - per project with any change its derived items: the project (its
-//     last_activity_at moved), project_summary, project_stats, sync_state
-//     and one person_stats per member;
-//   - the course's course_state, once a sync.
+//     last_activity_at moved), project_summary, project_info,
+//     project_stats, sync_state, and one person_stats and one student row
+//     per member;
+//   - the course's course_state and course_version, once a sync, and on
+//     a full sync its teams.
 //
 // It is a floor: a sync that rewrites what did not change writes more.
 func mustWrite(prev, t truth) map[string]int {
 	full := len(prev.projects) == 0
-	n := map[string]int{"course_state": 1}
+	n := map[string]int{"course_state": 1, "course_version": 1}
+	if full {
+		n["team"] = t.groups
+	}
 	for pid, p := range t.projects {
 		if !p.active {
 			continue
@@ -44,6 +49,8 @@ func mustWrite(prev, t truth) map[string]int {
 		n["pipeline"] += p.pipelinesChanged
 		n["project"]++
 		n["project_summary"]++
+		n["project_info"]++
+		n["student"] += p.members
 		n["project_stats"]++
 		n["sync_state"]++
 		n["person_stats"] += p.members
