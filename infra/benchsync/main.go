@@ -80,6 +80,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.quiet, "quiet", 3*time.Hour, "the generated activity ends at least this long before now (at a midnight UTC)")
 	flag.IntVar(&o.activity, "activity", 200, "changes added before the last incremental sync")
 	flag.DurationVar(&deadline, "deadline", deadline, "each worker invocation's deadline (the worker keeps 15 s of it in hand)")
+	flag.BoolVar(&chargeMoto, "charge-moto", chargeMoto, "charge moto's whole time to the worker's deadline (by default a DynamoDB call costs 10 ms of it, whatever moto takes)")
 	flag.BoolVar(&o.verbose, "v", false, "the sync functions' logs on stderr")
 	flag.BoolVar(&o.strict, "strict", false, "exit non-zero on any missed goal, not only on a store that differs from the simulator")
 	o.real.flags()

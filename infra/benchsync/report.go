@@ -55,8 +55,9 @@ const (
 func printPhase(ph phase, lb map[string]int, note string) {
 	fmt.Printf("\n== %s\n", ph.name)
 	c := ph.course
-	fmt.Printf("  wall time %s: scheduler %s, queue drained by the worker (%d s invocation deadline) %s\n",
-		secs(ph.wall), secs(ph.schedWall), int(handleTimeout().Seconds()), secs(ph.wall-ph.schedWall))
+	fmt.Printf("  wall time %s: scheduler %s, queue drained by the worker (%d s invocation deadline, %s) %s\n",
+		secs(ph.wall), secs(ph.schedWall), int(handleTimeout().Seconds()),
+		okMiss(chargeMoto, "moto's time charged", "DynamoDB calls charged 10 ms each"), secs(ph.wall-ph.schedWall))
 	fmt.Printf("    in GitLab requests %s, in DynamoDB calls %s, the rest (SQS, the sync's own work) %s\n",
 		secs(ph.gitlab), secs(ph.db.busy()), secs(ph.wall-ph.gitlab-ph.db.busy()))
 	fmt.Printf("  scheduler: %d teams, %d projects, %d MRs and %d issues changed, %d tasks queued (%d repository polls)\n",

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // wireCounter is the DynamoDB client's HTTP transport with every attempt
@@ -18,6 +20,9 @@ type wireCounter struct {
 
 	mu  sync.Mutex
 	ops map[string]int64
+	// busy is the time in attempts (sent to body closed), calls their
+	// number.
+	busy, calls atomic.Int64
 }
 
 // RoundTrip counts the attempt and sends it.
@@ -35,7 +40,20 @@ func (c *wireCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.ops[op]++
 	c.mu.Unlock()
-	return c.next.RoundTrip(req)
+	t0 := time.Now()
+	done := func() { c.busy.Add(int64(time.Since(t0))); c.calls.Add(1) }
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		done()
+		return resp, err
+	}
+	resp.Body = &timedBody{ReadCloser: resp.Body, done: done}
+	return resp, nil
+}
+
+// busyCalls is the time in attempts so far and their number.
+func (c *wireCounter) busyCalls() (time.Duration, int64) {
+	return time.Duration(c.busy.Load()), c.calls.Load()
 }
 
 // snapshot is the attempts so far by operation.
