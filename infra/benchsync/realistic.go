@@ -26,7 +26,7 @@ func (r *realistic) flags() {
 	flag.BoolVar(&r.on, "realistic", false, "GitLab behind a latency, a rate limit and a few 429 and 5xx answers")
 	flag.DurationVar(&r.latency, "latency", 80*time.Millisecond, "with -realistic: each GitLab request's latency")
 	flag.IntVar(&r.perMinute, "rate-limit", 600, "with -realistic: GitLab's limit in requests a minute (the client runs at the same rate)")
-	flag.IntVar(&r.faults, "faults", 3, "with -realistic: how many 429, 500 and 502 answers (each) GitLab gives, at random requests")
+	flag.IntVar(&r.faults, "faults", 3, "with -realistic: at most how many 429, 500 and 502 answers (each) GitLab gives, at random requests (about 1 in 200)")
 }
 
 // apply configures the simulator.
@@ -55,6 +55,6 @@ func (r realistic) clientRate() float64 {
 
 // String describes the setting.
 func (r realistic) String() string {
-	return fmt.Sprintf("Realistic GitLab: %s latency a request, %d requests/min (self-managed: RateLimit headers on 429 only), %d each of 429, 500 and 502 at random requests; client at %.1f requests/s",
+	return fmt.Sprintf("Realistic GitLab: %s latency a request, %d requests/min (self-managed: RateLimit headers on 429 only), up to %d each of 429, 500 and 502 at random requests; client at %.1f requests/s",
 		r.latency, r.perMinute, r.faults, r.clientRate())
 }
