@@ -16,10 +16,12 @@ import (
 	"github.com/gitpulse/gitpulse/shared/store"
 )
 
-// countingDB is the store's DynamoDB client with its calls counted and
-// timed.
+// countingDB is the store's DynamoDB client with its calls timed and the
+// items it sends counted by kind. Requests are counted on the wire, below
+// the SDK's retries, by wire.
 type countingDB struct {
 	store.DB
+	wire                                         *wireCounter
 	batchWrites, batchItems, puts, gets, queries atomic.Int64
 	writeBusy, readBusy                          atomic.Int64 // nanoseconds in calls
 
@@ -32,6 +34,8 @@ type dbCounts struct {
 	BatchWrites, BatchItems, Puts, Gets, Queries int64
 	WriteBusy, ReadBusy                          time.Duration
 	ByKind                                       map[string]int64
+	// Wire is the HTTP attempts by operation, retries included.
+	Wire map[string]int64
 }
 
 // timed adds the time since t0 to a busy counter.
@@ -100,7 +104,7 @@ func (c *countingDB) snapshot() dbCounts {
 	byKind := maps.Clone(c.byKind)
 	c.mu.Unlock()
 	return dbCounts{c.batchWrites.Load(), c.batchItems.Load(), c.puts.Load(), c.gets.Load(), c.queries.Load(),
-		time.Duration(c.writeBusy.Load()), time.Duration(c.readBusy.Load()), byKind}
+		time.Duration(c.writeBusy.Load()), time.Duration(c.readBusy.Load()), byKind, c.wire.snapshot()}
 }
 
 // since is the counts made after an earlier snapshot.
@@ -112,20 +116,35 @@ func (a dbCounts) since(b dbCounts) dbCounts {
 		}
 	}
 	return dbCounts{a.BatchWrites - b.BatchWrites, a.BatchItems - b.BatchItems, a.Puts - b.Puts, a.Gets - b.Gets, a.Queries - b.Queries,
-		a.WriteBusy - b.WriteBusy, a.ReadBusy - b.ReadBusy, byKind}
+		a.WriteBusy - b.WriteBusy, a.ReadBusy - b.ReadBusy, byKind, wireSince(b.Wire, a.Wire)}
 }
 
 // busy is the time in DynamoDB calls.
 func (a dbCounts) busy() time.Duration { return a.WriteBusy + a.ReadBusy }
 
-// writeRequests is BatchWriteItem and PutItem requests.
-func (a dbCounts) writeRequests() int64 { return a.BatchWrites + a.Puts }
+// writeOps are DynamoDB's write operations.
+var writeOps = []string{"BatchWriteItem", "PutItem", "DeleteItem", "UpdateItem", "TransactWriteItems"}
+
+// writeRequests is the write requests sent on the wire, retries included.
+func (a dbCounts) writeRequests() int64 {
+	n := int64(0)
+	for _, op := range writeOps {
+		n += a.Wire[op]
+	}
+	return n
+}
+
+// wireTotal is every DynamoDB request sent on the wire.
+func (a dbCounts) wireTotal() int64 {
+	n := int64(0)
+	for _, v := range a.Wire {
+		n += v
+	}
+	return n
+}
 
 // items is the items written: by batches and by PutItem.
 func (a dbCounts) items() int64 { return a.BatchItems + a.Puts }
-
-// writeFloor is the fewest write requests for the items: 25 a batch.
-func (a dbCounts) writeFloor() int64 { return (a.items() + 24) / 25 }
 
 // countingQueue is the SQS client with the worker's hand-backs (a task
 // continued in a new message before the deadline) counted.
@@ -141,10 +160,12 @@ func (q *countingQueue) SendMessage(ctx context.Context, in *sqs.SendMessageInpu
 }
 
 // timedTransport times GitLab requests, each from sending it to closing
-// its body (client-go reads the body after the round trip).
+// its body (client-go reads the body after the round trip), and counts the
+// throttled (429) and server error (5xx) answers.
 type timedTransport struct {
-	next http.RoundTripper
-	busy atomic.Int64 // nanoseconds
+	next                    http.RoundTripper
+	busy                    atomic.Int64 // nanoseconds
+	throttled, serverErrors atomic.Int64
 }
 
 // RoundTrip sends the request and times it until its body is closed.
@@ -154,6 +175,12 @@ func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		t.busy.Add(int64(time.Since(t0)))
 		return resp, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		t.throttled.Add(1)
+	case resp.StatusCode >= 500:
+		t.serverErrors.Add(1)
 	}
 	resp.Body = &timedBody{ReadCloser: resp.Body, done: func() { t.busy.Add(int64(time.Since(t0))) }}
 	return resp, nil

@@ -83,6 +83,7 @@ type projectTruth struct {
 	active                                      bool
 	mrsChanged, mergedChanged, notePagesChanged int
 	issuesChanged, pipelinesChanged             int
+	notesChanged                                int // notes created or edited
 }
 
 // truth is a course's data as the simulator holds it: the reference for
@@ -116,6 +117,11 @@ func readTruth(s *sim.Sim, c sim.Course, since time.Time) truth {
 		for _, m := range s.MergeRequests(pid) {
 			p.mrs++
 			p.notes += len(m.Notes)
+			for _, n := range m.Notes {
+				if !n.UpdatedAt.Before(since) {
+					p.notesChanged++
+				}
+			}
 			p.notePages += pagesCounted(len(m.Notes))
 			if m.State == "merged" {
 				p.merged++

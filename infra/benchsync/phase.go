@@ -24,8 +24,13 @@ const (
 	maxRounds       = 5000
 )
 
-// deadline is each worker invocation's deadline (the -deadline flag).
-var deadline = 60 * time.Second
+// deadline is each worker invocation's deadline (the -deadline flag);
+// with chargeMoto false (the default) moto's time beyond a DynamoDB call's
+// is not charged to it (deadline.go).
+var (
+	deadline   = 60 * time.Second
+	chargeMoto = false
+)
 
 func handleTimeout() time.Duration { return deadline }
 
@@ -59,6 +64,11 @@ type phase struct {
 	messages  int // worker messages handled (deliveries)
 	failures  int // messages the worker reported failed
 	handBacks int // tasks continued in a new message
+	// GitLab answers 429 and 5xx (each retried by the client).
+	throttled, serverErrors int
+	// mustWrite is the items the sync had to write, by kind (set by the
+	// caller from the simulator's data).
+	mustWrite map[string]int
 	// Memory, when measured: the whole worker phase and the largest
 	// project's tasks.
 	measured      bool
@@ -73,6 +83,7 @@ type phase struct {
 func (b *bench) sync(ctx context.Context, name string, measure bool) (phase, error) {
 	ph := phase{name: name, measured: measure, largest: b.largest}
 	reqBefore, dbBefore, hbBefore, glBefore := b.sim.RequestCounts(), b.db.snapshot(), b.handOff.handBacks.Load(), b.gitlabTime.Busy()
+	thrBefore, errBefore := b.gitlabTime.throttled.Load(), b.gitlabTime.serverErrors.Load()
 
 	sctx, cancel := context.WithTimeout(ctx, scheduleTimeout)
 	t0 := time.Now()
@@ -140,6 +151,8 @@ func (b *bench) sync(ctx context.Context, name string, measure bool) (phase, err
 	ph.db = b.db.snapshot().since(dbBefore)
 	ph.handBacks = int(b.handOff.handBacks.Load() - hbBefore)
 	ph.gitlab = b.gitlabTime.Busy() - glBefore
+	ph.throttled = int(b.gitlabTime.throttled.Load() - thrBefore)
+	ph.serverErrors = int(b.gitlabTime.serverErrors.Load() - errBefore)
 	return ph, nil
 }
 
@@ -168,7 +181,11 @@ func (b *bench) handle(ctx context.Context, msgs []sqstypes.Message) (map[string
 	for _, m := range msgs {
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)})
 	}
-	wctx, cancel := context.WithTimeout(ctx, handleTimeout())
+	var wire *wireCounter
+	if !chargeMoto {
+		wire = b.db.wire
+	}
+	wctx, cancel := invocationContext(ctx, handleTimeout(), wire)
 	defer cancel()
 	resp, err := b.worker.Handle(wctx, ev)
 	if err != nil {

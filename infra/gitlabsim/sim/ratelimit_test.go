@@ -90,3 +90,31 @@ func TestRateLimitOff(t *testing.T) {
 		}
 	}
 }
+
+// A self-managed GitLab sends the RateLimit headers only when it throttles.
+func TestRateLimitHeadersOnThrottleOnly(t *testing.T) {
+	e := newEnv(t, sim.WithRateLimit(2))
+	e.sim.SetRateLimitHeadersOnThrottleOnly(true)
+	tok := e.token(t, sim.TokenSpec{Scopes: []string{"read_api"}})
+	e.clock.Set(day0.Add(30 * time.Second))
+	for i := 1; i <= 2; i++ {
+		resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
+		if resp.StatusCode != 200 {
+			t.Fatalf("call %d: got %d, want 200", i, resp.StatusCode)
+		}
+		for _, h := range rateLimitHeaders {
+			if got := resp.Header.Get(h); got != "" {
+				t.Errorf("call %d %s: got %q, want none", i, h, got)
+			}
+		}
+	}
+	resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("call 3: got %d, want 429", resp.StatusCode)
+	}
+	for k, v := range map[string]string{"RateLimit-Limit": "2", "RateLimit-Observed": "3", "Retry-After": "30"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("call 3 %s: got %q, want %q", k, got, v)
+		}
+	}
+}

@@ -236,6 +236,9 @@ type Sim struct {
 	faults      []Fault
 	counts      map[string]int
 
+	// rateQuiet: RateLimit headers on throttled answers only (ratelimit.go).
+	rateQuiet bool
+
 	// Course data (course.go): each project's repository, merge requests,
 	// issues and pipelines, each group's creation time, the instance-wide
 	// IDs handed out next, and the courses GenerateCourse made.
