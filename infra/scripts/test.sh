@@ -44,7 +44,7 @@ export GITPULSE_TEST_RIE="$PWD/bin/aws-lambda-rie"
 export GITPULSE_TEST_REQUIRE=1 # integration tests fail, not skip, when their services are missing
 
 echo "== go test"
-go test -count=1 -timeout 10m ${GOTESTFLAGS:-} ./...
+go test -count=1 -timeout 15m ${GOTESTFLAGS:-} ./...
 
 echo "== every granted call made by some test under IAM"
 GITPULSE_TEST_IAM_USES_DONE=1 go test -count=1 -run '^TestEveryUseIsExercised$' -v ./infra/templatecheck/ | grep -v '^=== RUN'
