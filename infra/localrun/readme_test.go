@@ -145,6 +145,24 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	base = append(base, "GITPULSE_RUN_DIR="+lr.RunDir, "API=http://127.0.0.1:"+lr.APIPort, "API_KEY="+key)
 
+	// Examples write files where a reader runs them (curl -o
+	// students.csv): the ones they leave at the top of the checkout go
+	// when the test ends.
+	before := map[string]bool{}
+	if entries, err := os.ReadDir(root); err == nil {
+		for _, e := range entries {
+			before[e.Name()] = true
+		}
+	}
+	t.Cleanup(func() {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if !before[e.Name()] && e.Type().IsRegular() {
+				_ = os.Remove(filepath.Join(root, e.Name()))
+			}
+		}
+	})
+
 	ran := 0
 	for _, ex := range append(first, last...) {
 		var exports []string
