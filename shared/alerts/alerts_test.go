@@ -152,3 +152,43 @@ func TestRotationAlertsDeduplicate(t *testing.T) {
 		t.Errorf("without a table: got %d messages, want 2", len(got))
 	}
 }
+
+// twice sends every PutItem twice and answers with the second result: the
+// SDK's retry of a write whose first answer was lost on the way back (a
+// reset connection, a checksum mismatch), which moto cannot produce.
+type twice struct{ db *dynamodb.Client }
+
+func (w twice) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := w.db.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return w.db.PutItem(ctx, in, opts...)
+}
+
+// TestRotationAlertSurvivesARetriedClaim: a claim whose answer was lost
+// and retried is still the sender's own: the alert goes out once, and a
+// second sender within the interval still sends nothing.
+func TestRotationAlertSurvivesARetriedClaim(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	res := testenv.Provision(t, cfg, nil)
+	inbox := testenv.Subscribe(t, cfg, res.AlertTopicARN)
+	now := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	al := rotation.Alert{Event: rotation.EventRepaired, Severity: "warning", SecretARN: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:gitpulse/gitlab-token-AbC123",
+		TokenName: "gitpulse/gitlab-token", Step: rotation.StepCreate, Reason: "AWSCURRENT was refused; moved to version 2", Recovery: "none"}
+	retried := &alerts.RotationAlerter{SNS: sns.NewFromConfig(cfg), TopicARN: res.AlertTopicARN,
+		DB: twice{dynamodb.NewFromConfig(cfg)}, Table: res.DataTable, Now: func() time.Time { return now }}
+	if err := retried.RotationAlert(context.Background(), al); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Drain(t); len(got) != 1 {
+		t.Errorf("a retried claim: got %d messages, want 1", len(got))
+	}
+	other := &alerts.RotationAlerter{SNS: sns.NewFromConfig(cfg), TopicARN: res.AlertTopicARN,
+		DB: dynamodb.NewFromConfig(cfg), Table: res.DataTable, Now: func() time.Time { return now.Add(time.Minute) }}
+	if err := other.RotationAlert(context.Background(), al); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.Drain(t); len(got) != 0 {
+		t.Errorf("another sender a minute later: got %d messages, want 0", len(got))
+	}
+}

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -59,19 +60,31 @@ func (a *RotationAlerter) claim(ctx context.Context, al rotation.Alert) (bool, e
 	}
 	t := now().UTC()
 	sum := sha256.Sum256([]byte(al.Reason))
+	// The claim names this attempt: when the SDK retries a PutItem whose
+	// answer was lost (a reset connection, a checksum mismatch), the retry
+	// finds the item its own first try wrote. That is still our claim, so
+	// the alert is due; only another sender's claim suppresses it.
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	claimID := hex.EncodeToString(nonce[:])
 	_, err := a.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(a.Table),
 		Item: map[string]ddbtypes.AttributeValue{
 			"pk":      &ddbtypes.AttributeValueMemberS{Value: "ALERT#ROTATION#" + al.SecretARN},
 			"sk":      &ddbtypes.AttributeValueMemberS{Value: al.Event + "#" + al.Step + "#" + hex.EncodeToString(sum[:8])},
 			"sent_at": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)},
+			"claim":   &ddbtypes.AttributeValueMemberS{Value: claimID},
 		},
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR sent_at <= :cutoff"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":cutoff": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Add(-repeat).Unix(), 10)}},
+		ConditionExpression:                 aws.String("attribute_not_exists(pk) OR sent_at <= :cutoff"),
+		ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":cutoff": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Add(-repeat).Unix(), 10)}},
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var cond *ddbtypes.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &cond):
+		if c, ok := cond.Item["claim"].(*ddbtypes.AttributeValueMemberS); ok && c.Value == claimID {
+			return true, nil // our own write, seen by a retry
+		}
 		return false, nil
 	case err != nil:
 		return true, fmt.Errorf("save rotation alert state: %w", err)
