@@ -53,24 +53,31 @@ type StudentProject struct {
 	TeamName  string `json:"team_name"`
 }
 
-func (s *Server) listStudents(w http.ResponseWriter, r *http.Request) error {
+// coursePage reads what a paged listing of a course's partition starts
+// with: the course (404 when unknown), its last write, the page size, and
+// a cursor checked to be this listing's.
+func (s *Server) coursePage(r *http.Request) (gitpulse.Course, time.Time, int, error) {
 	c, updated, err := s.course(r)
 	if err != nil {
-		return err
+		return c, updated, 0, err
 	}
-	q := r.URL.Query()
-	limit, err := limitParam(q)
+	limit, err := limitParam(r.URL.Query())
 	if err != nil {
-		return err
+		return c, updated, 0, err
 	}
-	if err := checkCursor(r, store.CoursePK(c.ID)); err != nil {
+	return c, updated, limit, checkCursor(r, store.CoursePK(c.ID))
+}
+
+func (s *Server) listStudents(w http.ResponseWriter, r *http.Request) error {
+	c, updated, limit, err := s.coursePage(r)
+	if err != nil {
 		return err
 	}
 	asCSV := wantsCSV(r)
 	if fresh(w, r, updated, representation(asCSV)...) {
 		return nil
 	}
-	pq := store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "STUDENT#", Cursor: q.Get("cursor")}
+	pq := store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "STUDENT#", Cursor: r.URL.Query().Get("cursor")}
 	if asCSV {
 		// The whole listing from the cursor on, page by page (one Query
 		// each): a spreadsheet wants every row.
@@ -168,22 +175,14 @@ type IdentityView struct {
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) error {
-	c, updated, err := s.course(r)
+	c, updated, limit, err := s.coursePage(r)
 	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	limit, err := limitParam(q)
-	if err != nil {
-		return err
-	}
-	if err := checkCursor(r, store.CoursePK(c.ID)); err != nil {
 		return err
 	}
 	if fresh(w, r, updated) {
 		return nil
 	}
-	p, err := s.deps.Store.GroupPage(r.Context(), store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "UNRESOLVED#", Cursor: q.Get("cursor")},
+	p, err := s.deps.Store.GroupPage(r.Context(), store.PageQuery{Listing: listing(r), PK: store.CoursePK(c.ID), Prefix: "UNRESOLVED#", Cursor: r.URL.Query().Get("cursor")},
 		limit, 3, groupOf)
 	if err != nil {
 		return err
