@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,8 +17,11 @@ import (
 // secret, or a primary token and its backups.
 type Fallbacker interface {
 	// Fallbacks returns the tokens to try, in order, after GitLab refused
-	// (401) the token whose hash is failed. It never returns that token.
-	Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error)
+	// (401) the tokens whose hashes are refused (the one the request was
+	// sent with first, then every fallback refused since). It never
+	// returns one of them: a label may move onto a refused token while a
+	// read waits, and offering it again would hide the token that works.
+	Fallbacks(ctx context.Context, refused []string) ([]gitpulse.Token, error)
 	// Use makes tok the token to send until the provider's source moves on.
 	Use(ctx context.Context, tok gitpulse.Token)
 }
@@ -43,16 +47,16 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 		if sent == "" {
 			return resp, nil
 		}
-		failed := gitpulse.NewSecret(sent).Hash()
+		refused := []string{gitpulse.NewSecret(sent).Hash()}
 		// A self rotation revokes the old token a moment before the new
 		// one reaches AWSPENDING: when no fallback works yet, look again a
 		// few times before failing the read.
 		// Waiting is worth it only while a rotation is open; a provider
 		// that cannot tell is waited for as well.
-		waiter, canTell := fb.(interface{ RotationOpen() bool })
+		waiter, canTell := fb.(interface{ RotationOpen(context.Context) bool })
 		for attempt := 0; attempt < fallbackRounds; attempt++ {
 			if attempt > 0 {
-				if canTell && !waiter.RotationOpen() {
+				if canTell && !waiter.RotationOpen(req.Context()) {
 					return resp, nil
 				}
 				select {
@@ -61,7 +65,9 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 				case <-time.After(fallbackPause):
 				}
 			}
-			if r2, ok := c.tryFallbacks(req, next, fb, sent, failed); ok {
+			var r2 *http.Response
+			var ok bool
+			if r2, refused, ok = c.tryFallbacks(req, next, fb, sent, refused); ok {
 				drain(resp)
 				return r2, nil
 			}
@@ -83,9 +89,11 @@ const (
 )
 
 // tryFallbacks resends req with each fallback token until GitLab accepts
-// one, and makes the provider keep it.
-func (c *Client) tryFallbacks(req *http.Request, next http.RoundTripper, fb Fallbacker, sent, failed string) (*http.Response, bool) {
-	candidates, ferr := fb.Fallbacks(req.Context(), failed)
+// one, and makes the provider keep it. It returns refused with the hashes
+// of the candidates GitLab refused added.
+func (c *Client) tryFallbacks(req *http.Request, next http.RoundTripper, fb Fallbacker, sent string, refused []string) (*http.Response, []string, bool) {
+	failed := refused[0]
+	candidates, ferr := fb.Fallbacks(req.Context(), refused)
 	if ferr != nil {
 		// Try what could be read: a readable AWSPENDING must not be
 		// dropped because AWSPREVIOUS could not be read.
@@ -104,14 +112,17 @@ func (c *Client) tryFallbacks(req *http.Request, next http.RoundTripper, fb Fall
 		}
 		if r2.StatusCode == http.StatusUnauthorized {
 			drain(r2)
+			if !slices.Contains(refused, cand.Hash()) {
+				refused = append(refused, cand.Hash())
+			}
 			continue
 		}
 		fb.Use(req.Context(), cand)
 		c.opts.Logger.WarnContext(req.Context(), "gitlab token refused (401); switched to a fallback token",
 			"from_hash", failed, "to_token", cand.Name, "to_hash", cand.Hash(), "to_source", cand.Source)
-		return r2, true
+		return r2, refused, true
 	}
-	return nil, false
+	return nil, refused, false
 }
 
 func drain(r *http.Response) {
@@ -174,10 +185,10 @@ func (l *TokenList) Token(context.Context) (gitpulse.Token, error) {
 }
 
 // Fallbacks returns every other configured token, in configured order.
-func (l *TokenList) Fallbacks(_ context.Context, failed string) ([]gitpulse.Token, error) {
+func (l *TokenList) Fallbacks(_ context.Context, refused []string) ([]gitpulse.Token, error) {
 	var out []gitpulse.Token
 	for _, t := range l.tokens {
-		if t.Hash() != failed {
+		if !slices.Contains(refused, t.Hash()) {
 			out = append(out, t)
 		}
 	}
@@ -186,7 +197,7 @@ func (l *TokenList) Fallbacks(_ context.Context, failed string) ([]gitpulse.Toke
 
 // RotationOpen is false: configured tokens do not rotate, so a refused
 // read is not worth retrying.
-func (l *TokenList) RotationOpen() bool { return false }
+func (l *TokenList) RotationOpen(context.Context) bool { return false }
 
 // Use switches to tok.
 func (l *TokenList) Use(_ context.Context, tok gitpulse.Token) {

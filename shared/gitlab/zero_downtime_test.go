@@ -607,3 +607,170 @@ func TestFallbackTriesCandidatesReadBeforeAnError(t *testing.T) {
 		t.Errorf("read with A revoked, B in AWSPENDING, AWSPREVIOUS unreadable: got %v, want success with B", err)
 	}
 }
+
+// TestFallbackMovesPastALabelMovedOntoARefusedToken is the order the
+// scenario tests met about once in 6,000 reads on a loaded machine: a
+// reader holds token W; W is revoked and, while the read waits, a repair
+// moves AWSCURRENT onto A, which GitLab has revoked too (a self rotation
+// rotates it the moment it is repaired); the rotation's new token B reaches
+// AWSPENDING a second later. Every round of the read must look past both
+// refused tokens and find B. Before the fix the provider offered A round
+// after round, because A differed from W, the only token the read knew as
+// refused, and the read failed after its five-second wait.
+func TestFallbackMovesPastALabelMovedOntoARefusedToken(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	spec := sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api"}}
+	tokW := addToken(t, s, spec)
+	spec.UserID = tokW.UserID
+	tokA, tokB := addToken(t, s, spec), addToken(t, s, spec)
+	value := func(tok sim.Token) *string {
+		b, err := json.Marshal(secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.String(string(b))
+	}
+	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: tokW.Value, TokenID: tokW.ID, GitLabURL: url})
+	sm := secretsmanager.NewFromConfig(cfg)
+	arn := res.TokenSecretARN
+	ctx := testContext(t)
+	put := func(v *string, stage string) {
+		t.Helper()
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId: aws.String(arn), ClientRequestToken: aws.String(newRequestToken()), SecretString: v, VersionStages: []string{stage},
+		}); err != nil {
+			t.Fatalf("PutSecretValue(%s): %v", stage, err)
+		}
+	}
+	rec := &attemptLog{}
+	prov := secrets.NewProvider(secrets.Store{API: sm}, arn, time.Minute, time.Now)
+	c := newClient(t, gitlab.Options{Provider: prov, MaxRetries: -1, RequestsPerSecond: 1e6, Interceptors: []gl.Interceptor{rec.intercept}})
+	if err := readOnce(c, 0, tokW.UserID); err != nil {
+		t.Fatalf("read with W: %v", err)
+	}
+
+	// The provider keeps W for its minute. W and A are revoked, AWSCURRENT
+	// is A, and a rotation is open with no value yet.
+	put(value(tokA), secrets.StageCurrent)
+	put(aws.String("{}"), secrets.StagePending)
+	for _, tok := range []sim.Token{tokW, tokA} {
+		if err := s.RevokeToken(tok.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arrived := make(chan struct{})
+	go func() {
+		defer close(arrived)
+		time.Sleep(time.Second)
+		put(value(tokB), secrets.StagePending)
+	}()
+	err := readOnce(c, 1, tokW.UserID)
+	<-arrived
+	if err != nil {
+		t.Fatalf("read with W and A revoked and B on its way to AWSPENDING: got %v, want success with B; attempts: %s", err, rec)
+	}
+	hashA := gitpulse.NewSecret(tokA.Value).Hash()
+	if n := rec.count(sent(hashA, http.StatusUnauthorized)); n != 1 {
+		t.Errorf("attempts with A refused: got %d, want 1 (a refused token is not offered again within the read); attempts: %s", n, rec)
+	}
+	if n := rec.count(sent(gitpulse.NewSecret(tokB.Value).Hash(), http.StatusOK)); n != 1 {
+		t.Errorf("attempts with B accepted: got %d, want 1; attempts: %s", n, rec)
+	}
+}
+
+// TestFallbackSeesARotationThatOpenedDuringItsScan is the order the
+// health poller met under load: a read's scan of the versions finds no
+// rotation open and one candidate, P in AWSPREVIOUS; by the time the
+// client sends P, a repair has moved AWSCURRENT onto P and a self rotation
+// has opened and rotated P, revoking it; the new token B reaches
+// AWSPENDING a second later. The scan was a snapshot: the read must notice
+// that the labels moved, wait for the rotation, and read with B. Before
+// the fix it trusted the snapshot's "nothing open" and failed at once.
+func TestFallbackSeesARotationThatOpenedDuringItsScan(t *testing.T) {
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	spec := sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api"}}
+	tokP := addToken(t, s, spec)
+	spec.UserID = tokP.UserID
+	tokA, tokB := addToken(t, s, spec), addToken(t, s, spec)
+	value := func(tok sim.Token) *string {
+		b, err := json.Marshal(secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.String(string(b))
+	}
+	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: tokP.Value, TokenID: tokP.ID, GitLabURL: url})
+	sm := secretsmanager.NewFromConfig(cfg)
+	arn := res.TokenSecretARN
+	ctx := testContext(t)
+	put := func(v *string, stage string) string {
+		t.Helper()
+		id := newRequestToken()
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId: aws.String(arn), ClientRequestToken: aws.String(id), SecretString: v, VersionStages: []string{stage},
+		}); err != nil {
+			t.Fatalf("PutSecretValue(%s): %v", stage, err)
+		}
+		return id
+	}
+	versionP, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AWSCURRENT is A, which the provider reads and GitLab then revokes;
+	// P, in AWSPREVIOUS, still works.
+	versionA := put(value(tokA), secrets.StageCurrent)
+
+	// The moment P is first sent as a fallback, the world moves on: the
+	// repair labels P current, a rotation opens and GitLab rotates P.
+	hashP := gitpulse.NewSecret(tokP.Value).Hash()
+	var moved atomic.Bool
+	arrived := make(chan struct{})
+	rotateP := func(next http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if gitpulse.NewSecret(gitlab.SentToken(r.Header)).Hash() == hashP && moved.CompareAndSwap(false, true) {
+				if _, err := sm.UpdateSecretVersionStage(r.Context(), &secretsmanager.UpdateSecretVersionStageInput{
+					SecretId: aws.String(arn), VersionStage: aws.String(secrets.StageCurrent),
+					MoveToVersionId: aws.String(versionP.ID), RemoveFromVersionId: aws.String(versionA),
+				}); err != nil {
+					t.Errorf("repair: %v", err)
+				}
+				put(aws.String("{}"), secrets.StagePending)
+				if err := s.RevokeToken(tokP.ID); err != nil {
+					t.Error(err)
+				}
+				go func() {
+					defer close(arrived)
+					time.Sleep(time.Second)
+					put(value(tokB), secrets.StagePending)
+				}()
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	rec := &attemptLog{}
+	prov := secrets.NewProvider(secrets.Store{API: sm}, arn, time.Minute, time.Now)
+	c := newClient(t, gitlab.Options{Provider: prov, MaxRetries: -1, RequestsPerSecond: 1e6, Interceptors: []gl.Interceptor{rec.intercept, rotateP}})
+	if err := readOnce(c, 0, tokA.UserID); err != nil {
+		t.Fatalf("read with A: %v", err)
+	}
+	if err := s.RevokeToken(tokA.ID); err != nil {
+		t.Fatal(err)
+	}
+	err = readOnce(c, 1, tokA.UserID)
+	if !moved.Load() {
+		t.Fatalf("the read never sent P (attempts: %s); the test did not set up its order", rec)
+	}
+	<-arrived
+	if err != nil {
+		t.Fatalf("read with A and P revoked and a rotation opened during the scan: got %v, want success with B; attempts: %s", err, rec)
+	}
+	if n := rec.count(sent(gitpulse.NewSecret(tokB.Value).Hash(), http.StatusOK)); n != 1 {
+		t.Errorf("attempts with B accepted: got %d, want 1; attempts: %s", n, rec)
+	}
+	if since, open := prov.Rotating(); !open || since.IsZero() {
+		t.Errorf("provider after the read: rotating %t since %v, want the rotation it waited for", open, since)
+	}
+}

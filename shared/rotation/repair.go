@@ -53,7 +53,8 @@ func (r *Rotator) working(ctx context.Context, ev events.SecretsManagerSecretRot
 		return secrets.TokenSecret{}, nil, fail("read AWSCURRENT", "check the function may call GetSecretValue; Secrets Manager retries the rotation", err)
 	}
 
-	cands, _, _, errs := r.store().Candidates(ctx, ev.SecretID)
+	scan := r.store().Candidates(ctx, ev.SecretID)
+	cands, errs := scan.Candidates, scan.Errs
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Created.After(cands[j].Created) })
 	tried := []string{found}
 	for _, c := range cands {

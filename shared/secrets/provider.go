@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,6 +60,8 @@ type Provider struct {
 	scanned   time.Time
 	wait      bool
 	openSince time.Time
+	// labels is the last full read's listing of the stages (Scan.Labels).
+	labels string
 }
 
 // rescanAfter is how long after a full read of the versions, while a
@@ -84,7 +87,7 @@ func (p *Provider) Token(ctx context.Context) (gitpulse.Token, error) {
 			case notFoundOrInvalid(err):
 				p.broken, p.fetched = true, p.now()
 				if p.pinned == nil {
-					cands, _, _, _ := p.store.Candidates(ctx, p.arn)
+					cands := p.store.Candidates(ctx, p.arn).Candidates
 					if len(cands) == 0 {
 						return gitpulse.Token{}, err
 					}
@@ -116,24 +119,30 @@ func (p *Provider) refresh(ctx context.Context) error {
 	return nil
 }
 
-// Fallbacks answers a 401 for the token with hash failed. It re-reads
-// AWSCURRENT: if that changed, the rotation has finished and the new value
-// is the one to try. Otherwise it offers every other readable version (see
-// Candidates): a rotation is under way, or was interrupted. It never calls
+// Fallbacks answers a 401 for the tokens whose hashes are refused (the
+// token a read was sent with, then every fallback GitLab refused since).
+// It re-reads AWSCURRENT: if that holds a token not yet refused, the
+// rotation has finished (or a label moved) and that is the one to try.
+// Otherwise it offers every other readable version (see Candidates): a
+// rotation is under way, or was interrupted. A token once refused is never
+// offered again within the read: while a read waits, a repair may move
+// AWSCURRENT onto a token GitLab has just revoked, and offering that one
+// round after round would hide AWSPENDING's new token. It never calls
 // GitLab.
-func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Token, error) {
+func (p *Provider) Fallbacks(ctx context.Context, refused []string) ([]gitpulse.Token, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	isRefused := func(t gitpulse.Token) bool { return slices.Contains(refused, t.Hash()) }
 	// Another caller already found a working token: no reads needed.
 	// Until the versions are read, a refused candidate is worth another
 	// look (RotationOpen).
 	p.wait = true
-	if p.pinned != nil && p.pinned.Hash() != failed {
+	if p.pinned != nil && !isRefused(*p.pinned) {
 		return []gitpulse.Token{*p.pinned}, nil
 	}
 	err := p.refresh(ctx)
 	switch {
-	case err == nil && p.current.Token.Hash() != failed:
+	case err == nil && !isRefused(p.current.Token):
 		return []gitpulse.Token{p.current.Token}, nil
 	case err != nil && !notFoundOrInvalid(err):
 		return nil, err
@@ -145,25 +154,25 @@ func (p *Provider) Fallbacks(ctx context.Context, failed string) ([]gitpulse.Tok
 		// changed since the full read a moment ago. One read, not a scan,
 		// so that waiting readers do not slow the rotation they wait for.
 		v, err := p.store.Read(ctx, p.arn, StagePending)
-		if err != nil || v.Token.Hash() == failed || p.found[v.Token.Hash()] != "" {
+		if err != nil || isRefused(v.Token) || p.found[v.Token.Hash()] != "" {
 			return nil, nil
 		}
 		p.found[v.Token.Hash()] = StagePending
 		return []gitpulse.Token{v.Token}, nil
 	}
-	cands, open, since, errs := p.store.Candidates(ctx, p.arn)
-	p.scanOpen, p.wait, p.scanned, p.openSince = open, open, p.now(), since
+	scan := p.store.Candidates(ctx, p.arn)
+	p.scanOpen, p.wait, p.scanned, p.openSince, p.labels = scan.Open, scan.Open, p.now(), scan.OpenSince, scan.Labels
 	p.found = map[string]string{}
 	var out []gitpulse.Token
-	for _, c := range cands {
+	for _, c := range scan.Candidates {
 		tok := c.Version.Secret.TokenFor(p.arn)
-		if tok.Hash() == failed {
+		if isRefused(tok) {
 			continue
 		}
 		p.found[tok.Hash()] = c.Where()
 		out = append(out, tok)
 	}
-	return out, errors.Join(errs...)
+	return out, errors.Join(scan.Errs...)
 }
 
 // Use keeps tok, a token GitLab accepted, until AWSCURRENT moves on; a
@@ -217,14 +226,31 @@ func (p *Provider) Serving() string {
 	return StageCurrent
 }
 
-// RotationOpen reports whether the last Fallbacks saw a rotation in
-// progress: a refused read is then worth retrying for a moment, since a
-// self rotation revokes the old token just before the new one reaches
-// AWSPENDING.
-func (p *Provider) RotationOpen() bool {
+// RotationOpen reports whether a refused read is worth another round of
+// Fallbacks: the last one saw a rotation in progress (a self rotation
+// revokes the old token just before the new one reaches AWSPENDING), or
+// the labels moved since that read. A full read is a snapshot, and a slow
+// one (twenty-odd Secrets Manager calls, then a GitLab call per
+// candidate) can list the versions before a rotation opens and try its
+// tokens after the rotate call revoked them; so when the last read saw
+// nothing open, RotationOpen lists the versions once more (one call) and
+// answers true when a rotation has opened or a label has moved since.
+func (p *Provider) RotationOpen(ctx context.Context) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.wait
+	if p.wait {
+		return true
+	}
+	l, ok, err := p.store.ReadLabels(ctx, p.arn)
+	if err != nil || !ok || l.Text == p.labels {
+		return false
+	}
+	p.labels = l.Text
+	if l.Open {
+		// Wait for AWSPENDING, as after a read that saw it open.
+		p.scanOpen, p.wait, p.scanned, p.openSince = true, true, p.now(), l.OpenSince
+	}
+	return true
 }
 
 // Rotating reports whether the last full read of the versions saw a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,6 +97,60 @@ func (c Candidate) Where() string {
 // newest few are the unfinished rotations; older ones are superseded.
 const maxUnlabelled = 20
 
+// Scan is what Candidates found in one read of a secret's versions.
+type Scan struct {
+	Candidates []Candidate
+	// Open reports a rotation in progress (AWSPENDING on a version that
+	// is not AWSCURRENT, even one with no value yet), opened at OpenSince
+	// (that version's creation).
+	Open      bool
+	OpenSince time.Time
+	// Labels is the versions' stages as listed (see Labels.Of): a later
+	// listing that differs means the labels moved since.
+	Labels string
+	// Errs are the failures other than "missing" or "malformed".
+	Errs []error
+}
+
+// Labels is one listing of a secret's versions reduced to what tells a
+// rotation's progress: which version holds which stage.
+type Labels struct {
+	Text      string // every labelled version's id and stages, in order
+	Open      bool
+	OpenSince time.Time
+}
+
+// labelsOf reduces a listing.
+func labelsOf(versions []VersionInfo) Labels {
+	var l Labels
+	var parts []string
+	for _, v := range versions {
+		if len(v.Stages) == 0 {
+			continue
+		}
+		stages := slices.Clone(v.Stages)
+		slices.Sort(stages)
+		parts = append(parts, v.ID+"="+strings.Join(stages, ","))
+		if v.Has(StagePending) && !v.Has(StageCurrent) {
+			l.Open, l.OpenSince = true, v.Created
+		}
+	}
+	slices.Sort(parts)
+	l.Text = strings.Join(parts, ";")
+	return l
+}
+
+// ReadLabels lists arn's versions once (one call) and reduces the
+// listing: whether a rotation is open, and a text that changes whenever a
+// label moves. ok is false when the client cannot list.
+func (s Store) ReadLabels(ctx context.Context, arn string) (l Labels, ok bool, err error) {
+	versions, ok, err := s.Versions(ctx, arn)
+	if err != nil || !ok {
+		return Labels{}, ok, err
+	}
+	return labelsOf(versions), true, nil
+}
+
 // Candidates returns every readable token version of arn that could hold
 // a working token, in the order to try: AWSCURRENT, AWSPENDING,
 // AWSPREVIOUS, then unlabelled versions, newest first (at most twenty,
@@ -105,10 +160,10 @@ const maxUnlabelled = 20
 // second's resolution in emulators). Two versions with the same token are
 // one candidate. Versions that cannot be read or parsed are skipped;
 // errors other than "missing" or "malformed" are returned beside what
-// could be read. open reports a rotation in progress (AWSPENDING on a
-// version that is not AWSCURRENT, even one with no value yet), opened at
-// openSince (that version's creation).
-func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, open bool, openSince time.Time, errs []error) {
+// could be read. The scan is a snapshot: a rotation may open or a label
+// move while it reads, which a later ReadLabels tells.
+func (s Store) Candidates(ctx context.Context, arn string) Scan {
+	var errs []error
 	var out []Candidate
 	seen := map[string]bool{}
 	add := func(c Candidate) {
@@ -123,12 +178,10 @@ func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, o
 	if err != nil {
 		errs = append(errs, err)
 	}
+	labels := labelsOf(versions)
 	created := map[string]time.Time{}
 	for _, v := range versions {
 		created[v.ID] = v.Created
-		if v.Has(StagePending) && !v.Has(StageCurrent) {
-			open, openSince = true, v.Created
-		}
 	}
 	var currentCreated *time.Time
 	for _, stage := range []string{StageCurrent, StagePending, StagePrevious} {
@@ -166,7 +219,7 @@ func (s Store) Candidates(ctx context.Context, arn string) (cands []Candidate, o
 	for _, c := range unlabelled {
 		add(c)
 	}
-	return out, open, openSince, errs
+	return Scan{Candidates: out, Open: labels.Open, OpenSince: labels.OpenSince, Labels: labels.Text, Errs: errs}
 }
 
 func newCandidate(v SecretVersion, stage string, created time.Time) Candidate {
