@@ -154,8 +154,11 @@ func (s *Sim) projectHooksLocked(projectID int) []*ProjectHook {
 	return out
 }
 
-// DropHooks makes the sender drop the next n deliveries (a lost webhook:
-// GitLab gave up, or the network lost it). They are recorded as dropped.
+// DropHooks makes the sender drop the next n deliveries queued after the
+// call (a lost webhook: GitLab gave up, or the network lost it). They are
+// recorded as dropped. Which deliveries is decided when they are queued,
+// not when the asynchronous sender reaches them, so that a delivery queued
+// before the call and still on its way is never the one dropped.
 func (s *Sim) DropHooks(n int) {
 	hs := s.hooksNow()
 	hs.mu.Lock()
@@ -206,6 +209,12 @@ func (s *Sim) emitLocked(projectID int, event string, payload func() map[string]
 	hs := s.hooks
 	for _, h := range targets {
 		d := delivery{hook: *h, event: event, eventUUID: eventUUID, body: body, queued: queued}
+		hs.mu.Lock()
+		if hs.drop > 0 {
+			hs.drop--
+			d.dropped = true
+		}
+		hs.mu.Unlock()
 		hs.inflight.Add(1)
 		go hs.deliver(d)
 	}
@@ -217,21 +226,20 @@ type delivery struct {
 	eventUUID string
 	body      []byte
 	queued    time.Time
+	dropped   bool // DropHooks chose it when it was queued
 }
 
 // deliver POSTs one delivery, or drops it when DropHooks asked for that.
 func (hs *hookState) deliver(d delivery) {
 	defer hs.inflight.Done()
 	rec := HookDelivery{HookID: d.hook.ID, ProjectID: d.hook.ProjectID, Event: d.event, EventUUID: d.eventUUID, Queued: d.queued}
-	hs.mu.Lock()
-	if hs.drop > 0 {
-		hs.drop--
+	if d.dropped {
 		rec.Dropped, rec.Sent = true, time.Now()
+		hs.mu.Lock()
 		hs.deliveries = append(hs.deliveries, rec)
 		hs.mu.Unlock()
 		return
 	}
-	hs.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))
