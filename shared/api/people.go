@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -216,6 +217,17 @@ func identities(rows []gpsync.UnresolvedRow) []IdentityView {
 	return out
 }
 
+// The e-mail of an identity mapping, as the OpenAPI document states it
+// (MapIdentityRequest.email; TestIdentitySchemaIsTheHandlers): what Git
+// records as an author e-mail, without the whitespace and '#' that cannot
+// be part of one (the store's keys use '#'). It is matched without case.
+const (
+	identityEmailMaxLength = 320
+	identityEmailPattern   = `^[^\t\n\v\f\r #]{1,320}$`
+)
+
+var identityEmailRE = regexp.MustCompile(identityEmailPattern)
+
 // MapIdentityBody is POST /api/v1/courses/{id}/identities.
 type MapIdentityBody struct {
 	Email  string `json:"email"`
@@ -242,12 +254,12 @@ func (s *Server) mapIdentity(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(body.Email))
-	if email == "" || len(email) > 320 || strings.ContainsAny(email, "# \t\n") {
-		return gitpulse.Errorf(gitpulse.EINVALID, "email: required, a commit author e-mail as the identities listing shows it")
+	if !identityEmailRE.MatchString(body.Email) {
+		return gitpulse.Errorf(gitpulse.EINVALID, "email: required, a commit author e-mail as the identities listing shows it: 1 to %d characters, no spaces and no '#', got %q", identityEmailMaxLength, clip(body.Email))
 	}
+	email := strings.ToLower(body.Email)
 	if body.UserID <= 0 {
-		return gitpulse.Errorf(gitpulse.EINVALID, "user_id: required, the GitLab user id of a member")
+		return gitpulse.Errorf(gitpulse.EINVALID, "user_id: required, the GitLab user id of a member (a positive integer)")
 	}
 	ctx, cpk := r.Context(), store.CoursePK(c.ID)
 	rows, err := store.All[gpsync.UnresolvedRow](ctx, s.deps.Store, cpk, "UNRESOLVED#"+email+"#")
@@ -282,7 +294,7 @@ func (s *Server) mapIdentity(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !found {
-		return gitpulse.Errorf(gitpulse.EINVALID, "user_id: user %d is not a member of a project where %q commits", body.UserID, clip(email))
+		return gitpulse.Errorf(gitpulse.ENOTFOUND, "user_id: no member %d in a project where %q commits (GET .../students lists the members)", body.UserID, clip(email))
 	}
 	by := ""
 	if k, ok := apikeys.FromContext(ctx); ok {

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
@@ -122,6 +121,9 @@ type WeeklyView struct {
 	Weeks    []string           `json:"weeks"` // the Mondays, oldest first
 	Team     []gpsync.WeekCount `json:"team"`
 	Students []StudentWeeks     `json:"students"`
+	// Truncated is set when since asked for more than maxWeeks weeks: the
+	// maxWeeks weeks up to until's are served, and Weeks says which.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // StudentWeeks is one student's weeks (one entry per week of the range).
@@ -150,16 +152,21 @@ func (s *Server) teamWeekly(w http.ResponseWriter, r *http.Request) error {
 	if since != nil {
 		start = *since
 	}
-	weeks := weekRange(start, end)
-	if len(weeks) > maxWeeks {
-		return gitpulse.Errorf(gitpulse.EINVALID, "since: the range is %d weeks; at most %d are served", len(weeks), maxWeeks)
+	// A longer range than is served is cut to its last maxWeeks weeks,
+	// and the answer says so: a since far back asks for "everything".
+	truncated := false
+	if oldest := end.AddDate(0, 0, -7*(maxWeeks-1)); start.Before(oldest) && gpsync.WeekOf(start) < gpsync.WeekOf(oldest) {
+		start, truncated = oldest, true
 	}
+	weeks := weekRange(start, end)
 	// Without until, the range ends this week: it depends on the day.
 	tw, done, err := s.loadTeam(w, r, end.Format(time.DateOnly))
 	if err != nil || done {
 		return err
 	}
-	writeJSON(w, http.StatusOK, weeklyOf(tw, weeks))
+	v := weeklyOf(tw, weeks)
+	v.Truncated = truncated
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

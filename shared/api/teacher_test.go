@@ -260,8 +260,13 @@ func TestTeachersView(t *testing.T) {
 		if rec := f.do(t, f.reader, "POST", course+"/identities", body, "Content-Type", "application/json"); rec.Code != http.StatusForbidden {
 			t.Errorf("a reader mapping an identity: got %d, want 403", rec.Code)
 		}
-		if rec := f.do(t, f.admin, "POST", course+"/identities", fmt.Sprintf(`{"email":%q,"user_id":%d}`, pc.Unresolvable.Email, f.sc.Course.Teams[1].StudentIDs[1])); rec.Code != http.StatusBadRequest {
-			t.Errorf("mapping to a user who is no member where it commits: got %d %s, want 400", rec.Code, rec.Body.String())
+		if rec := f.do(t, f.admin, "POST", course+"/identities", fmt.Sprintf(`{"email":%q,"user_id":%d}`, pc.Unresolvable.Email, f.sc.Course.Teams[1].StudentIDs[1])); rec.Code != http.StatusNotFound {
+			t.Errorf("mapping to a user who is no member where it commits: got %d %s, want 404", rec.Code, rec.Body.String())
+		}
+		for _, bad := range []string{`""`, `" ` + pc.Unresolvable.Email + `"`, `"a#b"`} {
+			if rec := f.do(t, f.admin, "POST", course+"/identities", fmt.Sprintf(`{"email":%s,"user_id":%d}`, bad, id)); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "email: required") {
+				t.Errorf("mapping the e-mail %s: got %d %s, want 400 naming the e-mail", bad, rec.Code, rec.Body.String())
+			}
 		}
 		rec := f.do(t, f.admin, "POST", course+"/identities", body)
 		if rec.Code != http.StatusOK || !decodeAs[api.MappedIdentity](t, rec).SyncQueued {
@@ -346,8 +351,15 @@ func TestTeachersView(t *testing.T) {
 				t.Errorf("student %s: got %d commits over %d weeks, want %d over %d", s.Key, n, len(s.Weeks), byKey[s.Key], len(v.Weeks))
 			}
 		}
-		if rec := f.do(t, f.reader, "GET", base+"/weekly?since=2020-01-01&until=2026-01-01", ""); rec.Code != http.StatusBadRequest {
-			t.Errorf("a range of 6 years: got %d, want 400", rec.Code)
+		// A range longer than 104 weeks is served as its last 104, and
+		// says so; 104 weeks exactly is not cut.
+		long := decodeAs[api.WeeklyView](t, f.do(t, f.reader, "GET", base+"/weekly?since=2000-01-01&until=2026-01-01", ""))
+		if len(long.Weeks) != 104 || !long.Truncated || long.Weeks[103] != "2025-12-29" || len(long.Team) != 104 {
+			t.Errorf("since 2000-01-01 until 2026-01-01: got %d weeks (%v … ), truncated %t, want the 104 to the week of 2025-12-29, truncated", len(long.Weeks), long.Weeks[:min(1, len(long.Weeks))], long.Truncated)
+		}
+		exact := decodeAs[api.WeeklyView](t, f.do(t, f.reader, "GET", base+"/weekly?since=2024-01-08&until=2025-12-29", ""))
+		if len(exact.Weeks) != 104 || exact.Truncated {
+			t.Errorf("104 weeks exactly: got %d weeks, truncated %t, want 104, not truncated", len(exact.Weeks), exact.Truncated)
 		}
 	})
 
