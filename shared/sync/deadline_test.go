@@ -18,6 +18,11 @@ func TestBigProjectSyncsUnderAShortDeadline(t *testing.T) {
 	h := newHarness(t, sim.CourseSpec{Path: "kpi/tp-big", Teams: 1, StudentsPerTeam: 3, ProjectsPerTeam: 1, Weeks: 2,
 		CommitsPerStudentWeek: 420, MRsPerStudentWeek: 1, IssuesPerStudentWeek: 1, PipelinesPerProjectWeek: 2})
 	h.worker.AggregatePage = 250
+	// The first page of each invocation must finish before the context
+	// ends (margin + 1 ms): 5 s leaves room for a loaded machine, where
+	// moto took over a second per call and the 1 s margin of the other
+	// tests cut even the first page, so no invocation made progress.
+	h.worker.Margin = 5 * time.Second
 	commits := len(h.sim.Commits(h.course.ProjectIDs[0]))
 	if commits < 2000 {
 		t.Fatalf("got %d commits, want a big project (2,000 or more)", commits)
