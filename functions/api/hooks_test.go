@@ -310,6 +310,11 @@ func TestWebhooksUnderEmulator(t *testing.T) {
 		}
 	}
 	s.WaitHooks()
+	for _, d := range s.HookDeliveries() {
+		if d.Err != "" || d.Status != http.StatusAccepted {
+			t.Fatalf("burst of 100: a delivery got %d %q, want 202 (every one answered before the tasks are counted)", d.Status, d.Err)
+		}
+	}
 	if q := e.queued(); len(q) != 1 {
 		t.Errorf("burst of 100: got %d tasks queued, want 1: %v", len(q), q)
 	}

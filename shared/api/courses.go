@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,15 +222,22 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return gitpulse.Errorf(gitpulse.EINVALID, "body: Content-Type must be application/json, got %q", clip(ct))
 	}
+	// One JSON value, and an object: every body the document describes is
+	// one (a null, an array or a bare string is refused, not read as {}).
+	var raw json.RawMessage
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	} else if err == nil {
+	err := dec.Decode(&raw)
+	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
 			err = errors.New("more than one JSON value")
+		} else if !bytes.HasPrefix(raw, []byte("{")) {
+			return gitpulse.Errorf(gitpulse.EINVALID, "body: must be a JSON object, got %s", clip(string(raw)))
 		}
+	}
+	if err == nil {
+		obj := json.NewDecoder(bytes.NewReader(raw))
+		obj.DisallowUnknownFields()
+		err = obj.Decode(v)
 	}
 	var tooBig *http.MaxBytesError
 	switch {

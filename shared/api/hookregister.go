@@ -7,8 +7,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
@@ -156,13 +156,23 @@ func (s *Server) rotateHookSecret(ctx context.Context, id int64, url string) (gi
 	return secret, ans, s.deps.Store.Put(ctx, store.Item{PK: "COURSES", SK: hookRecordSK(id), Kind: "hook_record", Value: rec})
 }
 
-// hookURL is the webhook URL: the one given (http(s), ending in
-// /api/v1/hooks/gitlab), or the request's host; https except on a
-// loopback host (local runs).
+// The url of a hooks registration, as the OpenAPI document states it
+// (RegisterHooksRequest.url, verbatim; TestHookURLSchemaIsTheHandlers):
+// an http(s) URL whose path ends in /api/v1/hooks/gitlab, with a host
+// name or address, an optional port and plain path segments before it.
+const (
+	hookURLPattern   = `^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]+)*/api/v1/hooks/gitlab$`
+	hookURLMaxLength = 2048
+)
+
+var hookURLRE = regexp.MustCompile(hookURLPattern)
+
+// hookURL is the webhook URL: the one given (see hookURLPattern), or the
+// request's host; https except on a loopback host (local runs).
 func hookURL(r *http.Request, given string) (string, error) {
 	if given != "" {
-		if !(strings.HasPrefix(given, "https://") || strings.HasPrefix(given, "http://")) || !strings.HasSuffix(given, hookPath) || len(given) > 2048 {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "url: must be an http(s) URL ending in %s, got %q", hookPath, clip(given))
+		if len(given) > hookURLMaxLength || !hookURLRE.MatchString(given) {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "url: must be an http(s) URL ending in %s (https://gitpulse.example.edu%s), got %q", hookPath, hookPath, clip(given))
 		}
 		return given, nil
 	}

@@ -107,10 +107,19 @@ type hookState struct {
 	deliveries []HookDelivery
 	inflight   sync.WaitGroup
 	client     *http.Client
+	// senders bounds the deliveries in flight, as GitLab's Sidekiq pool
+	// of WebHookWorker jobs does: an unbounded burst would put a hundred
+	// requests at once on a receiver that serves one at a time (the
+	// emulator), and the later ones would meet the 10 s timeout queued
+	// behind the others rather than in their own handling.
+	senders chan struct{}
 }
 
+// hookSenders is how many deliveries the sim sends at once.
+const hookSenders = 4
+
 func newHookState() *hookState {
-	return &hookState{hooks: map[int]*ProjectHook{}, nextHook: 1, client: &http.Client{Timeout: 10 * time.Second}}
+	return &hookState{hooks: map[int]*ProjectHook{}, nextHook: 1, client: &http.Client{Timeout: 10 * time.Second}, senders: make(chan struct{}, hookSenders)}
 }
 
 // AddProjectHook adds a webhook to a project, as POST /projects/:id/hooks
@@ -240,6 +249,8 @@ func (hs *hookState) deliver(d delivery) {
 		hs.mu.Unlock()
 		return
 	}
+	hs.senders <- struct{}{}
+	defer func() { <-hs.senders }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))

@@ -7,6 +7,9 @@ import (
 	"testing"
 )
 
+// The request grammars the OpenAPI document states, each the handler's
+// rule verbatim.
+
 // TestIdentitySchemaIsTheHandlers: the document's MapIdentityRequest.email
 // is the handler's rule verbatim, so that what a generator working from
 // the document (schemathesis) calls valid is exactly what the handler
@@ -59,6 +62,46 @@ func TestIdentitySchemaIsTheHandlers(t *testing.T) {
 	} {
 		if got := identityEmailRE.MatchString(tc.email); got != tc.ok {
 			t.Errorf("email %.40q: got valid %t, want %t", tc.email, got, tc.ok)
+		}
+	}
+}
+
+// TestHookURLSchemaIsTheHandlers: RegisterHooksRequest.url in the
+// document is the handler's rule verbatim.
+func TestHookURLSchemaIsTheHandlers(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Pattern   string `json:"pattern"`
+					MaxLength int    `json:"maxLength"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	url := doc.Components.Schemas["RegisterHooksRequest"].Properties["url"]
+	if url.Pattern != hookURLPattern || url.MaxLength != hookURLMaxLength {
+		t.Errorf("document: pattern %q, maxLength %d; handler: %q, %d", url.Pattern, url.MaxLength, hookURLPattern, hookURLMaxLength)
+	}
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://gitpulse.example.edu/api/v1/hooks/gitlab", true},
+		{"http://127.0.0.1:8000/api/v1/hooks/gitlab", true},
+		{"https://abc.execute-api.eu-central-1.amazonaws.com/prod/api/v1/hooks/gitlab", true},
+		{"\u008e", false},
+		{"ftp://x/api/v1/hooks/gitlab", false},
+		{"https://x/api/v1/hooks/gitlab?x=1", false},
+		{"https://x y/api/v1/hooks/gitlab", false},
+		{"https://x/api/v1/hooks/gitlab/", false},
+		{"https:///api/v1/hooks/gitlab", false},
+	} {
+		if got := hookURLRE.MatchString(tc.url); got != tc.ok {
+			t.Errorf("url %q: got valid %t, want %t", tc.url, got, tc.ok)
 		}
 	}
 }
