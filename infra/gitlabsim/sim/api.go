@@ -58,6 +58,7 @@ func (s *Sim) routes() *http.ServeMux {
 	s.tokenRoutes(m)
 	s.courseRoutes(m)
 	s.hookRoutes(m)
+	s.oauthRoutes(m)
 	// GitLab's catch-all route answers 404 to every unknown path and method,
 	// without asking for a token.
 	m.Handle("/api/v4/", s.api(noAuthAPI, func(w http.ResponseWriter, _ *http.Request, _ caller) {
@@ -95,6 +96,7 @@ func (s *Sim) api(a access, h func(http.ResponseWriter, *http.Request, caller)) 
 			if refused == nil && rate.observed <= rate.limit {
 				used := now.UTC()
 				t.LastUsedAt = &used
+				s.usedOAuthLocked(t)
 				c = caller{token: t.clone(), user: *s.users[t.UserID], now: now}
 			}
 		}

@@ -49,6 +49,15 @@
 // /api/v4/projects/:id/hooks and GET, PUT, DELETE .../hooks/:hook_id, whose
 // events the sender in hooks.go POSTs when activity is added. Any other /api/v4 path
 // answers 404 {"error":"404 Not Found"}.
+//
+// It is also GitLab's OAuth 2.0 and OpenID Connect provider (oauth.go,
+// oauthapi.go, oidc.go) for applications registered with AddOAuthApp (or
+// POST /-/sim/oauth/applications): GET /.well-known/openid-configuration,
+// GET /oauth/discovery/keys, GET and POST /oauth/authorize (a sign-in page
+// listing the users instead of GitLab's login), POST /oauth/token
+// (authorization_code with PKCE, refresh_token), POST /oauth/revoke and GET,
+// POST /oauth/userinfo. The access tokens it issues are OAuth tokens of the
+// API, with the scopes granted.
 package sim
 
 import (
@@ -191,10 +200,15 @@ type userRecord struct {
 	createdAt time.Time
 }
 
-// tokenRecord is a stored token. appUID is the OAuth application's uid.
+// tokenRecord is a stored token. appUID is the OAuth application's uid;
+// refresh is an OAuth token's refresh token and previous the ID of the
+// OAuth token it was refreshed from, until its first use revokes that one
+// (oauth.go).
 type tokenRecord struct {
 	Token
-	appUID string
+	appUID   string
+	refresh  string
+	previous int
 }
 
 // Option configures a Sim.
@@ -252,6 +266,12 @@ type Sim struct {
 
 	// hooks are the project webhooks and their sender (hooks.go).
 	hooks *hookState
+
+	// oauth is the OAuth provider's applications, codes and refresh
+	// tokens (oauth.go); key signs its ID tokens (oidc.go) and, made on
+	// first use, survives Reset.
+	oauth *oauthState
+	key   signingKey
 }
 
 // New returns an empty simulator: no users, no tokens, no faults.
@@ -292,6 +312,7 @@ func (s *Sim) Reset() {
 	s.nextMR, s.nextIssue, s.nextNote, s.nextPipeline = 1, 1, 1, 1
 	s.courses = map[int]Course{}
 	s.hooks = newHookState()
+	s.oauth = newOAuthState()
 }
 
 // AddUser creates a user and returns it.
