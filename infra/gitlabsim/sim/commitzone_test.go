@@ -88,3 +88,20 @@ func TestCommitDatesKeepTheirOffset(t *testing.T) {
 		t.Errorf("push hook timestamps: got %v, want 2026-11-30T00:30:00+02:00 and 2026-11-30T04:01:00+05:30 among them", stamps)
 	}
 }
+
+// TestGeneratedCommitsHaveOffsets: a generated course's authors write
+// their commits in several time zones, not all in UTC.
+func TestGeneratedCommitsHaveOffsets(t *testing.T) {
+	e := newEnv(t)
+	c := e.sim.GenerateCourse(1, smallCourse)
+	offsets := map[int]bool{}
+	for _, id := range c.ProjectIDs {
+		for _, cm := range e.sim.AllCommits(id) {
+			_, off := cm.CommittedDate.Zone()
+			offsets[off] = true
+		}
+	}
+	if len(offsets) < 3 {
+		t.Errorf("generated commit offsets: got %v (seconds east of UTC), want at least 3 different", offsets)
+	}
+}
