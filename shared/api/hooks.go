@@ -273,6 +273,11 @@ func hookChange(ev any) (pid int64, c gpsync.HookChange, ignore string) {
 	case *gl.PipelineEvent:
 		return ev.Project.ID, gpsync.HookChange{Kind: gpsync.HookPipeline}, ""
 	case *gl.MemberEvent:
+		// GitLab triggers member events for group webhooks only
+		// (webhook_events: "Events triggered for group webhooks only"):
+		// the project hooks registerHooks creates never send one; a group
+		// hook on the course group (GitLab Premium) does, naming the group
+		// whose membership changed (TestMemberHookRereadsMembers).
 		return 0, gpsync.HookChange{Kind: gpsync.HookMember}, ""
 	}
 	return 0, c, "comments on commits and snippets are not synced"

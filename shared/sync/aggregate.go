@@ -116,6 +116,8 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 		if err != nil || c.Merge {
 			return err // the merged commits are counted themselves
 		}
+		// A commit counts on the UTC day of its authored instant, not on
+		// the day of the offset its author wrote it with (see WeekOf).
 		day := c.AuthoredAt.UTC().Format(time.DateOnly)
 		key := c.AuthorName + "\x00" + c.AuthorEmail + "\x00" + day
 		g := a.Commits[key]

@@ -70,6 +70,9 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
+// val is the instant t in UTC, zero for nil. GitLab writes most times in
+// UTC but a commit's dates with the commit's own offset; the store holds
+// every time in UTC.
 func val(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}

@@ -90,6 +90,10 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		opt.Page = page
 		cs, resp, err := api.Commits.ListCommits(pid, opt, gl.WithContext(ctx))
 		for _, c := range cs {
+			// GitLab writes a commit's dates with the offset it was made
+			// with ("2026-11-30T00:30:00.000+02:00"); val keeps the
+			// instant, in UTC, so that the item, its sort key and the
+			// cursors hold no offset.
 			cm := gitpulse.Commit{SHA: c.ID, Title: c.Title, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthoredAt: val(c.AuthoredDate),
 				Merge: len(c.ParentIDs) > 1}
 			if c.Stats != nil {

@@ -35,7 +35,11 @@ func weekIn(m map[string]*WeekCount, week string) *WeekCount {
 	return w
 }
 
-// WeekOf is the Monday (UTC, YYYY-MM-DD) of at's ISO week.
+// WeekOf is the Monday (UTC, YYYY-MM-DD) of at's ISO week. Weeks and days
+// are UTC throughout the sync: an instant counts in the UTC day and the
+// UTC week (Monday 00:00 to Sunday 24:00, UTC) it falls in, whatever
+// offset GitLab wrote it with. A commit made on Monday 2026-11-30 at
+// 00:30+02:00 is Sunday 22:30 UTC and counts in the week of 2026-11-23.
 func WeekOf(at time.Time) string {
 	d := at.UTC().Truncate(24 * time.Hour)
 	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)).Format(time.DateOnly)

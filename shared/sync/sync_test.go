@@ -206,7 +206,10 @@ func (h *harness) compare() {
 		}
 		for _, c := range got {
 			w, ok := truth[c.SHA]
-			if !ok || w.Additions != c.Additions || w.Deletions != c.Deletions || w.AuthorName != c.AuthorName {
+			// The instant the author wrote, in UTC whatever offset GitLab
+			// wrote it with.
+			if !ok || w.Additions != c.Additions || w.Deletions != c.Deletions || w.AuthorName != c.AuthorName ||
+				!w.AuthoredDate.Equal(c.AuthoredAt) || c.AuthoredAt.Location() != time.UTC {
 				h.t.Errorf("project %d commit %s: got %+v, want %+v", pid, c.SHA, c, w)
 			}
 		}

@@ -14,7 +14,10 @@ import (
 )
 
 // Commit is a commit in a project's repository. Git keeps commit times to
-// the second, so AuthoredDate and CommittedDate have no fraction.
+// the second, so AuthoredDate and CommittedDate have no fraction. Git also
+// keeps the UTC offset the commit was written with, and so do the dates
+// here: their Location is a fixed zone (UTC for a commit made in UTC), and
+// the API writes them with that offset, as GitLab does.
 type Commit struct {
 	ProjectID int
 	SHA       string
@@ -59,6 +62,44 @@ type CommitSpec struct {
 	// At is when the commit was written and pushed; the clock's now when
 	// zero.
 	At time.Time
+	// Zone is the time zone the commit was written in (author and
+	// committer alike): the commit's dates keep its UTC offset at At, and
+	// the API writes them with it ("2026-11-30T00:30:00.000+02:00"). Nil
+	// is UTC, which the API writes "+00:00" as Git keeps "+0000".
+	Zone *time.Location
+}
+
+// commitTimeFormat is how the Commits API writes a commit's dates: Gitaly
+// gives the seconds and the commit's own offset (Gitlab::Git::Commit
+// init_date_from_gitaly: Time.strptime("<seconds> <timezone>", "%s %z")),
+// and Rails writes that Time with milliseconds and its offset, "+00:00"
+// rather than "Z" for a commit made in UTC (Time#xmlschema(3)).
+const commitTimeFormat = "2006-01-02T15:04:05.000-07:00"
+
+// hookCommitTimeFormat is a push hook's commits[].timestamp: GitLab writes
+// committed_date.xmlschema, the commit's offset kept and no fraction
+// (app/models/commit.rb hook_attrs).
+const hookCommitTimeFormat = "2006-01-02T15:04:05-07:00"
+
+// commitTime is at as a commit's date: to the second, in zone (nil: UTC)
+// as a fixed offset, so that the offset stays what it was at at.
+func commitTime(at time.Time, zone *time.Location) time.Time {
+	at = at.Truncate(time.Second)
+	if zone == nil {
+		return at.UTC()
+	}
+	_, off := at.In(zone).Zone()
+	return at.In(time.FixedZone(zoneName(off), off))
+}
+
+// zoneName is the name of the fixed zone of offset off (seconds east of
+// UTC), as "+02:00".
+func zoneName(off int) string {
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, off/3600, off%3600/60)
 }
 
 // insertByDate inserts c into s, sorted by committed date; a commit goes
@@ -136,7 +177,7 @@ func (s *Sim) addCommitLocked(p *Project, d *projectData, spec CommitSpec, at ti
 	c := &Commit{
 		ProjectID: p.ID, Title: title, Message: cmp.Or(spec.Message, title),
 		AuthorID: spec.AuthorID, AuthorName: name, AuthorEmail: mail, CommitterName: name, CommitterEmail: mail,
-		AuthoredDate: at.Truncate(time.Second), CommittedDate: at.Truncate(time.Second),
+		AuthoredDate: commitTime(at, spec.Zone), CommittedDate: commitTime(at, spec.Zone),
 		Additions: max(spec.Additions, 0), Deletions: max(spec.Deletions, 0), Branch: br.name,
 	}
 	before := br.head

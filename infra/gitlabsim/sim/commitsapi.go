@@ -42,12 +42,15 @@ type commitDetailJSON struct {
 	LastPipeline *pipelineBasicJSON `json:"last_pipeline"`
 }
 
+// commitJSON is API::Entities::Commit: created_at is the committed date
+// ("always identical to the committed_date field", docs.gitlab.com/api/commits),
+// and the dates keep the commit's own UTC offset.
 func (rq *readReq) commitJSON(p *Project, c *Commit, withStats bool) commitJSON {
 	j := commitJSON{
-		ID: c.SHA, ShortID: c.ShortID(), CreatedAt: fmtTime(c.CommittedDate), ParentIDs: nonNil(slices.Clone(c.ParentIDs)),
+		ID: c.SHA, ShortID: c.ShortID(), CreatedAt: c.CommittedDate.Format(commitTimeFormat), ParentIDs: nonNil(slices.Clone(c.ParentIDs)),
 		Title: c.Title, Message: c.Message, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail,
-		AuthoredDate: fmtTime(c.AuthoredDate), CommitterName: c.CommitterName, CommitterEmail: c.CommitterEmail,
-		CommittedDate: fmtTime(c.CommittedDate), Trailers: map[string]string{}, ExtendedTrailers: map[string][]string{},
+		AuthoredDate: c.AuthoredDate.Format(commitTimeFormat), CommitterName: c.CommitterName, CommitterEmail: c.CommitterEmail,
+		CommittedDate: c.CommittedDate.Format(commitTimeFormat), Trailers: map[string]string{}, ExtendedTrailers: map[string][]string{},
 		WebURL: rq.projectURL(p) + "/-/commit/" + c.SHA,
 	}
 	if withStats {

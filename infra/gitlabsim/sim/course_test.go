@@ -384,8 +384,8 @@ func TestCourseCommits(t *testing.T) {
 		strings.Contains(resp.Header.Get("Link"), `rel="last"`) {
 		t.Errorf("commit page 1: got X-Total %v, X-Next-Page %q, Link %q; want no total, next page 2, no last", resp.Header["X-Total"], resp.Header.Get("X-Next-Page"), resp.Header.Get("Link"))
 	}
-	if !strings.Contains(body, `"committed_date":"2025-03-10T17:00:00.000Z"`) {
-		t.Errorf("commit JSON: got %s, want committed_date 2025-03-10T17:00:00.000Z", body)
+	if !strings.Contains(body, `"committed_date":"2025-03-10T17:00:00.000+00:00"`) {
+		t.Errorf("commit JSON: got %s, want committed_date 2025-03-10T17:00:00.000+00:00 (a commit made in UTC)", body)
 	}
 	for perPage, wantRequests := range map[int]int{3: 3, 4: 2, 6: 2, 7: 1, 100: 1} {
 		items, total, requests := w.paginated(t, fmt.Sprintf("/api/v4/projects/%d/repository/commits", w.app1.ID), w.tokens["alice"], perPage)

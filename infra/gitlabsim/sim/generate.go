@@ -288,7 +288,7 @@ func (s *Sim) GenerateCourse(seed int64, spec CourseSpec) Course {
 			g.plan(created, func(at time.Time) {
 				_, _ = s.addCommitLocked(p, d, CommitSpec{
 					AuthorID: teacher, Title: "Initial commit", Message: "Initial commit\n\nProject template.",
-					Additions: 40 + g.r.IntN(400),
+					Additions: 40 + g.r.IntN(400), Zone: zoneOf(teacher),
 				}, at)
 			})
 		}
@@ -488,6 +488,19 @@ func (g *gen) stats() (int, int) {
 	return add, int(float64(add) * g.r.Float64() * 0.7)
 }
 
+// commitZones are the time zones generated commits are written in, so
+// that the Commits API shows offsets other than UTC's: most people of a
+// course at +01:00, some at +02:00, -05:00, +05:30 or in UTC.
+var commitZones = []*time.Location{
+	time.FixedZone("+01:00", 3600), time.FixedZone("+02:00", 2*3600), time.FixedZone("+01:00", 3600),
+	time.FixedZone("-05:00", -5*3600), time.FixedZone("+01:00", 3600), time.FixedZone("+05:30", 5*3600+1800), time.UTC,
+}
+
+// zoneOf is the time zone user id writes commits in. It is drawn from the
+// ID, not the generator's random source, so that courses generated before
+// commits had offsets stay the same.
+func zoneOf(id int) *time.Location { return commitZones[id%len(commitZones)] }
+
 // commitSpec is a commit by author with a generated title, message and
 // stats; now and then GitLab does not know the author (a machine with
 // another Git identity).
@@ -498,7 +511,7 @@ func (g *gen) commitSpec(author int, branch string) CommitSpec {
 		msg += "\n\n" + g.pick(bodies)
 	}
 	add, del := g.stats()
-	spec := CommitSpec{AuthorID: author, Title: title, Message: msg, Branch: branch, Additions: add, Deletions: del}
+	spec := CommitSpec{AuthorID: author, Title: title, Message: msg, Branch: branch, Additions: add, Deletions: del, Zone: zoneOf(author)}
 	if g.r.IntN(100) == 0 {
 		u := g.s.users[author]
 		first := strings.ToLower(strings.Fields(u.Name)[0])

@@ -325,7 +325,7 @@ func (s *Sim) hookPushLocked(p *Project, branch, before string, c *Commit) {
 			"ref": "refs/heads/" + branch, "ref_protected": branch == defaultBranch, "checkout_sha": c.SHA,
 			"project_id": p.ID, "project": s.hookProjectLocked(p), "total_commits_count": 1,
 			"commits": []map[string]any{{"id": c.SHA, "message": c.Message, "title": c.Title,
-				"timestamp": c.AuthoredDate.UTC().Format(time.RFC3339), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
+				"timestamp": c.CommittedDate.Format(hookCommitTimeFormat), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
 				"added": []string{}, "modified": []string{}, "removed": []string{}}},
 		}
 		if u != nil {

@@ -258,7 +258,9 @@ func (s *Sim) mergeLocked(p *Project, d *projectData, m *MergeRequest, by int, a
 		ProjectID: p.ID, Title: title,
 		Message:  fmt.Sprintf("%s\n\n%s\n\nSee merge request %s!%d", title, m.Title, s.projectFullPathLocked(p), m.IID),
 		AuthorID: by, AuthorName: u.Name, AuthorEmail: email(u), CommitterName: u.Name, CommitterEmail: email(u),
-		AuthoredDate: at.Truncate(time.Second), CommittedDate: at.Truncate(time.Second), Branch: defaultBranch,
+		// GitLab writes a merge commit in the merging user's time zone; the
+		// simulator keeps no user time zone and writes it in UTC.
+		AuthoredDate: commitTime(at, nil), CommittedDate: commitTime(at, nil), Branch: defaultBranch,
 	}
 	if main.head != "" {
 		c.ParentIDs = append(c.ParentIDs, main.head)

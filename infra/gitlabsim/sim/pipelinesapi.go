@@ -156,7 +156,8 @@ func (s *Sim) getPipeline(rq *readReq) (any, *apiError) {
 	before := strings.Repeat("0", 40)
 	var committedAt *string
 	if c := d.bySHA[pl.SHA]; c != nil {
-		committedAt = fmtTimePtr(&c.CommittedDate)
+		v := c.CommittedDate.Format(commitTimeFormat) // the commit's date, its offset kept
+		committedAt = &v
 		if len(c.ParentIDs) > 0 {
 			before = c.ParentIDs[0]
 		}

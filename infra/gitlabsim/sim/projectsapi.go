@@ -20,7 +20,15 @@ type namespaceJSON struct {
 }
 
 // projectSimpleAPIJSON is GitLab's BasicProjectDetails, what simple=true
-// lists show.
+// lists show (lib/api/groups.rb present_projects: params[:simple] ?
+// Entities::BasicProjectDetails : Entities::Project): ProjectIdentity's
+// fields, then default_branch, tag_list, topics, the URLs, readme_url,
+// forks_count, avatar_url, star_count, last_activity_at and namespace
+// (NamespaceBasic). GitLab leaves out default_branch, readme_url and
+// forks_count for a caller who may not read the code, and adds license
+// and custom_attributes only when asked; the simulator always shows the
+// first three and never the others. The sync lists projects with the full
+// entity, not this one.
 type projectSimpleAPIJSON struct {
 	ID                int           `json:"id"`
 	Description       *string       `json:"description"`
