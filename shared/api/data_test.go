@@ -443,6 +443,7 @@ func TestDataAPI(t *testing.T) {
 			{"POST", "/api/v1/courses", `{"group": 1} {}`, 400, "more than one JSON value"},
 			{"POST", course + "/hooks", `null`, 400, "must be a JSON object"},
 			{"POST", course + "/hooks", `{"url": "\u008e"}`, 400, "url: must be an http(s) URL"},
+			{"POST", course + "/hooks", `{"url": ""}`, 400, "url: must be an http(s) URL"},
 			{"POST", "/api/v1/courses", `{"group": "../etc"}`, 400, "group"},
 			{"POST", "/api/v1/courses", `{"group": "` + strings.Repeat("a", 20000) + `"}`, 413, "body"},
 		} {

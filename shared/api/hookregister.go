@@ -43,8 +43,9 @@ func hookRecordSK(id int64) string { return "HOOKS#" + strconv.FormatInt(id, 10)
 // RegisterHooksBody is POST /api/v1/courses/{id}/hooks (optional).
 type RegisterHooksBody struct {
 	// URL is where GitLab should send the webhooks: this API's
-	// /api/v1/hooks/gitlab. Default: the host the request came to.
-	URL string `json:"url"`
+	// /api/v1/hooks/gitlab. Default (absent or null): the host the
+	// request came to; "" is not a URL and is refused.
+	URL *string `json:"url"`
 }
 
 // HooksRegistered is the answer of POST /api/v1/courses/{id}/hooks. The
@@ -169,12 +170,12 @@ var hookURLRE = regexp.MustCompile(hookURLPattern)
 
 // hookURL is the webhook URL: the one given (see hookURLPattern), or the
 // request's host; https except on a loopback host (local runs).
-func hookURL(r *http.Request, given string) (string, error) {
-	if given != "" {
-		if len(given) > hookURLMaxLength || !hookURLRE.MatchString(given) {
-			return "", gitpulse.Errorf(gitpulse.EINVALID, "url: must be an http(s) URL ending in %s (https://gitpulse.example.edu%s), got %q", hookPath, hookPath, clip(given))
+func hookURL(r *http.Request, given *string) (string, error) {
+	if given != nil {
+		if len(*given) > hookURLMaxLength || !hookURLRE.MatchString(*given) {
+			return "", gitpulse.Errorf(gitpulse.EINVALID, "url: must be an http(s) URL ending in %s (https://gitpulse.example.edu%s), got %q", hookPath, hookPath, clip(*given))
 		}
-		return given, nil
+		return *given, nil
 	}
 	scheme := "https"
 	host, _, err := net.SplitHostPort(r.Host)
