@@ -84,6 +84,13 @@ func (s *Server) serve(rt Route) http.Handler {
 				s.fail(w, r, err)
 				return
 			}
+			if c.user != nil {
+				// The audit middleware files requests by their API key; a
+				// signed-in user's are filed here, by the subject's hash.
+				rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+				w = rec
+				defer func() { s.auditSignIn(r, c.user.Subject, rec.status, "session of @"+redact.Echo(c.user.Username)) }()
+			}
 			if raw, ok := apikeys.Bearer(r.Header.Get("Authorization")); ok {
 				redact.Register(raw) // a valid key, whatever its shape, is never echoed
 			}

@@ -286,6 +286,14 @@ func TestSignInTeacherSeesOwnCourse(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "signed in as @") {
 		t.Errorf("audit of the sign-in: got %d %s, want an item saying signed in", rec.Code, clipped(rec.Body.String()))
 	}
+	entries := decodeAs[list[audit.Entry]](t, rec)
+	refused := false
+	for _, en := range entries.Items {
+		refused = refused || (strings.HasPrefix(en.Detail, "session of @") && en.ResponseStatus == http.StatusForbidden && strings.Contains(en.Endpoint, strconv.FormatInt(e.courseB, 10)))
+	}
+	if !refused {
+		t.Errorf("audit: got no 403 item of the session's request for course B in %d items", len(entries.Items))
+	}
 	testenv.AssertNoSecret(t, "the sign-in's audit item", rec.Body.String(), sess.Value, sig, me.CSRFToken, e.app.Secret, e.sessionKey)
 	testenv.AssertNoSecret(t, "the API's logs", f.logs.String(), sess.Value, sig, me.CSRFToken)
 }
