@@ -108,7 +108,7 @@ func New(deps Deps) *Server {
 		s.routes = append(s.routes, rt)
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.serve(rt))
 	}
-	var h http.Handler = withDashboard(http.HandlerFunc(s.route))
+	var h http.Handler = withDashboard(http.HandlerFunc(s.route), deps.SignIn != nil)
 	for i := len(deps.Middleware) - 1; i >= 0; i-- {
 		h = deps.Middleware[i](h)
 	}

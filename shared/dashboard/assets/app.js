@@ -499,7 +499,6 @@
   async function whoAmI(gen) {
     const res = await fetch(new URL('auth/me', API), { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin', referrerPolicy: 'no-referrer' });
     const body = await res.json().catch(() => null);
-    signInOffered = res.status !== 404;
     if (res.ok) {
       me = body;
       return 'in';
@@ -526,10 +525,13 @@
   async function render() {
     const gen = ++generation;
     delete document.body.dataset.ready;
+    signInOffered = document.body.dataset.signin === 'gitlab';
     if (!sessionStorage.getItem(KEY)) {
       let state = 'out';
       try {
-        state = await whoAmI(gen);
+        // The readable CSRF cookie is there while a sign-in may be: only
+        // then is auth/me asked (no 401 to log on a first visit).
+        if (signInOffered && cookieValue('gitpulse_csrf')) state = await whoAmI(gen);
       } catch (err) {
         state = 'out';
       }
