@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -249,7 +250,8 @@ func cmpOr(a, b string) string {
 // exchangeError is what a failed code exchange may log: GitLab's error
 // code and description, never the request (which held the code).
 func exchangeError(err error) string {
-	if re, ok := err.(*oauth2.RetrieveError); ok {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
 		return "token endpoint answered " + strconv.Itoa(re.Response.StatusCode) + ": " + re.ErrorCode + " " + re.ErrorDescription
 	}
 	return "token endpoint not reachable"
