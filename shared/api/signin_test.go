@@ -343,3 +343,45 @@ func TestCourseScopedKey(t *testing.T) {
 	}
 	testenv.AssertNoSecret(t, "the API's logs", f.logs.String(), e.scoped)
 }
+
+// TestSignInAccessLevels checks the thresholds on the stored access
+// levels: a Reporter reads the course but may not sync it, a Guest is
+// staff of no course.
+func TestSignInAccessLevels(t *testing.T) {
+	e := newSignInEnv(t)
+	f := e.f
+	reporter := f.sc.Sim.AddUser("rita.reporter", "Rita Reporter", false)
+	guest := f.sc.Sim.AddUser("gus.guest", "Gus Guest", false)
+	ctx := context.Background()
+	var st gpsync.Staff
+	if err := f.sc.Store.Get(ctx, store.CoursePK(f.sc.CourseID), gpsync.StaffSK, &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Level(int64(f.sc.Course.TeacherID)); got != 50 {
+		t.Errorf("stored level of the teacher (Owner): got %d, want 50", got)
+	}
+	st.Access = append(st.Access, gpsync.StaffAccess{UserID: int64(reporter.ID), Level: 20}, gpsync.StaffAccess{UserID: int64(guest.ID), Level: 10})
+	if err := f.sc.Store.Put(ctx, store.Item{PK: store.CoursePK(f.sc.CourseID), SK: gpsync.StaffSK, Kind: "staff", Value: st}); err != nil {
+		t.Fatal(err)
+	}
+
+	c := browser(t)
+	resp, body := e.signIn(t, c, reporter.ID, api.MePath)
+	me := api.MeView{}
+	_ = json.Unmarshal([]byte(body), &me)
+	if resp.StatusCode != http.StatusOK || len(me.Courses) != 1 || me.Courses[0].Admin {
+		t.Fatalf("reporter: got %d %s, want 200 with one course, not admin", resp.StatusCode, clipped(body))
+	}
+	if code, body := get(t, c, fmt.Sprintf("%s/api/v1/courses/%d/teams", e.srv.URL, f.sc.CourseID)); code != http.StatusOK {
+		t.Errorf("reporter GET teams: got %d %s, want 200", code, clipped(body))
+	}
+	syncURL := fmt.Sprintf("%s/api/v1/courses/%d/sync", e.srv.URL, f.sc.CourseID)
+	if code, body := send(t, c, "POST", syncURL, api.CSRFHeader, me.CSRFToken); code != http.StatusForbidden || !strings.Contains(body, "Maintainer") {
+		t.Errorf("reporter POST sync: got %d %s, want 403 naming Maintainer", code, clipped(body))
+	}
+
+	g := browser(t)
+	if resp, body := e.signIn(t, g, guest.ID, api.MePath); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "@gus.guest") {
+		t.Errorf("guest: got %d %s, want 403 naming @gus.guest", resp.StatusCode, clipped(body))
+	}
+}
