@@ -65,6 +65,7 @@ var Uses = map[string][]Use{
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${GitLabTokenSecretArn}", Why: "the GitLab token: health, POST /courses' group lookup"},
 		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider.Fallbacks: a refused token's newer versions (health with a revoked token)"},
 		Use{Action: "secretsmanager:GetSecretValue", Resource: "${ApiKeysSecretArn}", Why: "apikeys.SecretSource: the API key hashes"},
+		Use{Action: "secretsmanager:GetSecretValue", Resource: "${SignInSecretArn}", Why: "platform.SignIn: the OAuth client secret and the session key, read once at start"},
 		Use{Action: "sqs:SendMessage", Resource: "${SyncQueue.Arn}", Why: "POST /courses, POST /courses/{id}/sync: a plan task; POST /hooks/gitlab: a project's webhook task"},
 		Use{Action: "dynamodb:UpdateItem", Resource: "${DataTable.Arn}", Keys: hookKeys, Why: "POST /hooks/gitlab: the project's webhook marker (sync.ClaimHook)"},
 	),

@@ -2,9 +2,10 @@
 // functions/api/main.go knows it runs behind API Gateway; tests and the
 // local runner serve it directly.
 //
-// Every route except health and the OpenAPI document needs an API key
-// (Authorization: Bearer <key>); admin routes need a key with the admin
-// role. Data routes answer from what sync stored, never by asking GitLab:
+// Every route except health, sign-in and the OpenAPI document needs an
+// API key (Authorization: Bearer <key>) or a GitLab sign-in (the session
+// cookie, see signin.go); admin routes need a key with the admin role or
+// a Maintainer of the course. What each caller may see is access.go's. Data routes answer from what sync stored, never by asking GitLab:
 // a list page is one DynamoDB Query, statistics come from the aggregates
 // sync keeps, and every data answer carries an ETag and Last-Modified from
 // the last sync so that a dashboard polling every minute mostly gets 304.
@@ -74,7 +75,9 @@ type Deps struct {
 	// InactiveDays is the default window of the teams listing's "members
 	// with no activity" (default 14).
 	InactiveDays int
-	Logger       *slog.Logger
+	// SignIn configures signing in with GitLab (nil: API keys only).
+	SignIn *SignIn
+	Logger *slog.Logger
 	// Middleware wraps every request, outermost first (the audit hook
 	// goes here).
 	Middleware []func(http.Handler) http.Handler
@@ -105,7 +108,7 @@ func New(deps Deps) *Server {
 		s.routes = append(s.routes, rt)
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.serve(rt))
 	}
-	var h http.Handler = withDashboard(http.HandlerFunc(s.route))
+	var h http.Handler = withDashboard(http.HandlerFunc(s.route), deps.SignIn != nil)
 	for i := len(deps.Middleware) - 1; i >= 0; i-- {
 		h = deps.Middleware[i](h)
 	}

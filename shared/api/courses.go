@@ -60,6 +60,11 @@ func (s *Server) course(r *http.Request) (gitpulse.Course, time.Time, error) {
 }
 
 func (s *Server) listCourses(w http.ResponseWriter, r *http.Request) error {
+	if c, ok := callerFrom(r.Context()); ok {
+		if done, err := s.visibleCourseList(w, r, c); done || err != nil {
+			return err
+		}
+	}
 	q := r.URL.Query()
 	limit, err := limitParam(q)
 	if err != nil {

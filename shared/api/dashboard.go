@@ -12,8 +12,8 @@ import (
 // there, and a browser that asks for HTML at / (Accept: text/html)
 // redirected to it too. Everything else, / for any other client included,
 // goes to next, the data API.
-func withDashboard(next http.Handler) http.Handler {
-	pages := dashboard.New()
+func withDashboard(next http.Handler, signIn bool) http.Handler {
+	pages := dashboard.NewWith(dashboard.Options{SignIn: signIn})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case strings.HasPrefix(p, dashboard.Prefix):

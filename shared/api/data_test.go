@@ -59,6 +59,19 @@ func newFixtureOf(t *testing.T, spec sim.CourseSpec, configured ...string) *fixt
 // newFixtureRole is newFixtureOf with options for the API's role.
 func newFixtureRole(t *testing.T, spec sim.CourseSpec, role testenv.RoleOptions, configured ...string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, spec, role, fixtureOptions{}, configured...)
+}
+
+// fixtureOptions are what some tests add to the API: a GitLab sign-in
+// (made once the simulator runs) and more keys.
+type fixtureOptions struct {
+	signIn func(sc *testenv.SyncedCourse, logger *slog.Logger, sink audit.Sink) *api.SignIn
+	keys   []apikeys.Key
+}
+
+// newFixtureWith is newFixtureRole with the fixture's options.
+func newFixtureWith(t *testing.T, spec sim.CourseSpec, role testenv.RoleOptions, opts fixtureOptions, configured ...string) *fixture {
+	t.Helper()
 	sc := testenv.SyncCourse(t, spec)
 	rraw, rk, err := apikeys.Generate("dashboard", apikeys.RoleReader, time.Now())
 	if err != nil {
@@ -74,9 +87,14 @@ func newFixtureRole(t *testing.T, spec sim.CourseSpec, role testenv.RoleOptions,
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.auditWriter = &audit.Writer{DB: db, Table: sc.Resources.AuditTable, Logger: logger}
 	rec := &audit.Recorder{Sink: f.auditWriter, Function: "api", Now: time.Now}
+	var signIn *api.SignIn
+	if opts.signIn != nil {
+		signIn = opts.signIn(sc, logger, f.auditWriter)
+	}
 	f.h = api.New(api.Deps{
 		Health: &fakeChecker{report: health.Report{Status: health.StatusOK}},
-		Keys:   &apikeys.Authenticator{Source: apikeys.Static{rk, ak}},
+		Keys:   &apikeys.Authenticator{Source: append(apikeys.Static{rk, ak}, opts.keys...)},
+		SignIn: signIn,
 		// The API runs with its own role (when IAM is enforced); the test
 		// reads as the administrator.
 		Store: store.Store{DB: dynamodb.NewFromConfig(apiCfg), Table: sc.Resources.DataTable},

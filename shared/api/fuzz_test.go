@@ -383,6 +383,12 @@ func TestGeneratedRequests(t *testing.T) {
 		len(took), elapsed.Round(time.Millisecond), workers, *genSeed, strings.Join(hist, " "), median.Round(time.Microsecond))
 	if n >= 5000 { // each route is drawn some 500 times: each must have succeeded
 		for _, rt := range e.routes {
+			// The sign-in routes need a GitLab to sign in with (this API has
+			// no sign-in configured: they answer 404); signin_test.go and
+			// signin_forged_test.go cover them.
+			if strings.HasPrefix(rt.Pattern, "/api/v1/auth/") && rt.Pattern != api.LogoutPath {
+				continue
+			}
 			if answered[rt.Method+" "+rt.Pattern] == 0 {
 				t.Errorf("%s %s never answered 2xx in %d requests", rt.Method, rt.Pattern, n)
 			}

@@ -62,6 +62,11 @@ func (s *Server) table() []Route {
 
 		{Method: "POST", Pattern: "/api/v1/hooks/gitlab", handle: s.receiveHook},
 
+		{Method: "GET", Pattern: LoginPath, Params: []string{"next"}, handle: s.login},
+		{Method: "GET", Pattern: CallbackPath, Params: []string{"code", "state", "error", "error_description"}, handle: s.callback},
+		{Method: "POST", Pattern: LogoutPath, Role: reader, handle: s.logout},
+		{Method: "GET", Pattern: MePath, handle: s.me},
+
 		{Method: "GET", Pattern: "/api/v1/sync/status", Role: reader, Params: params(page, []string{"course"}), handle: s.syncStatus},
 		{Method: "GET", Pattern: "/api/v1/tokens", Role: admin, Params: page, handle: s.listTokens},
 		{Method: "GET", Pattern: "/api/v1/audit", Role: admin, Params: params(page, timeRange, []string{"token_hash"}), handle: s.listAudit},
@@ -74,22 +79,29 @@ func (s *Server) table() []Route {
 func (s *Server) serve(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Role != "" {
-			key, err := s.authenticate(r)
+			c, err := s.authenticateCaller(r)
 			if err != nil {
 				s.fail(w, r, err)
 				return
+			}
+			if c.user != nil {
+				// The audit middleware files requests by their API key; a
+				// signed-in user's are filed here, by the subject's hash.
+				rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+				w = rec
+				defer func() { s.auditSignIn(r, c.user.Subject, rec.status, "session of @"+redact.Echo(c.user.Username)) }()
 			}
 			if raw, ok := apikeys.Bearer(r.Header.Get("Authorization")); ok {
 				redact.Register(raw) // a valid key, whatever its shape, is never echoed
 			}
 			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-				info.key = key.Name
+				info.key = c.key.Name
 			}
-			if err := apikeys.Require(key, rt.Role); err != nil {
+			if c, err = s.authorize(r, rt, c); err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			r = r.WithContext(apikeys.WithKey(r.Context(), key))
+			r = r.WithContext(context.WithValue(apikeys.WithKey(r.Context(), c.key), callerKey{}, c))
 		}
 		for name, values := range r.URL.Query() {
 			var err error

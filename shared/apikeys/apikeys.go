@@ -13,7 +13,9 @@
 //
 // A bare JSON array of the same objects is accepted too. name is a unique
 // label (letters, digits, space and . _ - @, up to 64 characters), role is
-// "reader" or "admin", hash is unique, created_at (RFC 3339) is optional.
+// "reader" or "admin", hash is unique, created_at (RFC 3339) is optional,
+// courses (a list of course ids, the courses' GitLab group ids) limits the
+// key to those courses and is optional.
 // Unknown fields are ignored. Errors about the list name the entry by index
 // and name, never a value that could be a key.
 package apikeys
@@ -69,6 +71,11 @@ type Key struct {
 	Role      Role       `json:"role"`
 	Hash      string     `json:"hash"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
+	// Courses, when set, limits the key to the routes of these courses
+	// (GitLab group ids): the courses listing shows only them, and any
+	// other course, project or route of no course is a 403. Empty: every
+	// course, as for keys made before courses existed.
+	Courses []int64 `json:"courses,omitempty"`
 }
 
 // String returns the key's name and role, e.g. "dashboard (reader)".
@@ -174,9 +181,13 @@ func parseEntry(i int, raw json.RawMessage) (Key, error) {
 		Role      string `json:"role"`
 		Hash      string `json:"hash"`
 		CreatedAt string `json:"created_at"`
+		Courses   []any  `json:"courses"`
 	}
 	if err := json.Unmarshal(raw, &e); err != nil {
 		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field == "courses" {
+			return Key{}, invalid("keys[%d].courses: must be a list of course ids", i)
+		}
 		if errors.As(err, &typ) && typ.Field != "" {
 			return Key{}, invalid("keys[%d].%s: must be a string", i, typ.Field)
 		}
@@ -200,6 +211,13 @@ func parseEntry(i int, raw json.RawMessage) (Key, error) {
 			return Key{}, invalid("keys[%d].created_at: not an RFC 3339 time%s", i, of)
 		}
 		k.CreatedAt = &t
+	}
+	for j, c := range e.Courses {
+		n, ok := c.(float64)
+		if !ok || n != float64(int64(n)) || n <= 0 || n > 1<<53 {
+			return Key{}, invalid("keys[%d].courses[%d]: must be a course id (a positive integer)%s", i, j, of)
+		}
+		k.Courses = append(k.Courses, int64(n))
 	}
 	return k, nil
 }

@@ -380,3 +380,24 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestParseCourses(t *testing.T) {
+	keys, err := apikeys.Parse(`{"keys":[{"name":"ta","role":"reader","hash":"` + readerHash + `","courses":[12,34]},{"name":"ops","role":"admin","hash":"` + adminHash + `"}]}`)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := fmt.Sprint(keys[0].Courses, keys[1].Courses); got != "[12 34] []" {
+		t.Errorf("courses: got %s, want [12 34] []", got)
+	}
+	for value, want := range map[string]string{
+		`[{"name":"ta","role":"reader","hash":"` + readerHash + `","courses":"12"}]`:    "keys[0].courses: must be a list of course ids",
+		`[{"name":"ta","role":"reader","hash":"` + readerHash + `","courses":["12"]}]`:  `keys[0].courses[0]: must be a course id (a positive integer) (key "ta")`,
+		`[{"name":"ta","role":"reader","hash":"` + readerHash + `","courses":[1.5]}]`:   `keys[0].courses[0]: must be a course id`,
+		`[{"name":"ta","role":"reader","hash":"` + readerHash + `","courses":[12,-3]}]`: `keys[0].courses[1]: must be a course id`,
+	} {
+		_, err := apikeys.Parse(value)
+		if err == nil || !strings.Contains(gitpulse.ErrorMessage(err), want) {
+			t.Errorf("Parse %s: got %v, want an error containing %q", value, err, want)
+		}
+	}
+}

@@ -54,6 +54,12 @@ const (
 	EnvAPIKeys           = "API_KEYS"
 	EnvInactiveDays      = "TEAM_INACTIVE_DAYS"
 	EnvTokenPrefixes     = "GITLAB_TOKEN_PREFIXES"
+	// Signing in with GitLab (the api function): the GitLab instance's
+	// URL (the OpenID issuer), the OAuth application's client id, and the
+	// secret holding {"client_secret":...,"session_key":...}.
+	EnvSignInURL       = "SIGNIN_GITLAB_URL"
+	EnvSignInClientID  = "SIGNIN_CLIENT_ID"
+	EnvSignInSecretARN = "SIGNIN_SECRET_ARN"
 )
 
 // Names lists every variable Load reads.
@@ -64,6 +70,7 @@ func Names() []string {
 		EnvAuditTable, EnvAuditRetention, EnvAlertTopicARN, EnvAlertRepeat, EnvWarningDays,
 		EnvCriticalDays, EnvMaxLifetimeDays, EnvSelfRotation, EnvCourses, EnvSyncQueueURL,
 		EnvAPIKeysSecretARN, EnvAPIKeys, EnvInactiveDays, EnvTokenPrefixes,
+		EnvSignInURL, EnvSignInClientID, EnvSignInSecretARN,
 	}
 }
 
@@ -119,6 +126,11 @@ type Config struct {
 	// (package apikeys parses it). The secret wins when both are set.
 	APIKeysSecretARN string
 	APIKeys          string
+	// SignInURL, SignInClientID and SignInSecretARN configure signing in
+	// with GitLab; all three or none.
+	SignInURL       string
+	SignInClientID  string
+	SignInSecretARN string
 	// InactiveDays is the teams listing's default window for members with
 	// no activity.
 	InactiveDays int
@@ -178,6 +190,7 @@ func Load(lookup func(string) (string, bool), required ...string) (Config, error
 	}
 	cfg.APIKeysSecretARN, cfg.APIKeys = l.apiKeys()
 	cfg.InactiveDays = l.intRange(EnvInactiveDays, 14, 1, 365)
+	cfg.SignInURL, cfg.SignInClientID, cfg.SignInSecretARN = l.signIn()
 	for _, name := range required {
 		if v, _ := l.get(name); v == "" {
 			l.fail(name, "is required")

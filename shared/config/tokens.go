@@ -216,3 +216,25 @@ func describeJSONError(err error, offset int64) string {
 		return fmt.Sprintf("invalid JSON at offset %d", offset)
 	}
 }
+
+// signIn reads the sign-in settings: all three or none, the URL https
+// (or http on loopback, for local runs), the secret an ARN.
+func (l *loader) signIn() (url, clientID, arn string) {
+	url, hasURL := l.get(EnvSignInURL)
+	clientID, hasID := l.get(EnvSignInClientID)
+	arn, hasARN := l.get(EnvSignInSecretARN)
+	if !hasURL && !hasID && !hasARN {
+		return "", "", ""
+	}
+	if !hasURL || !hasID || !hasARN {
+		l.fail(EnvSignInSecretARN, "signing in with GitLab needs %s, %s and %s together", EnvSignInURL, EnvSignInClientID, EnvSignInSecretARN)
+		return "", "", ""
+	}
+	if !secretARNPattern.MatchString(arn) {
+		l.fail(EnvSignInSecretARN, "is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)")
+	}
+	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://127.0.0.1") && !strings.HasPrefix(url, "http://localhost") {
+		l.fail(EnvSignInURL, "must be the GitLab instance's https URL")
+	}
+	return strings.TrimRight(url, "/"), clientID, arn
+}

@@ -1,9 +1,11 @@
 // Package dashboard is the teacher's dashboard: a few static pages (HTML,
 // JavaScript, CSS and an icon, embedded in the binary) that the api
 // function serves beside the data API. The pages read nothing but the
-// data API of the same origin, with the API key the teacher types in once
-// (kept in the tab's sessionStorage, never in a URL or a cookie); nothing
-// is fetched from anywhere else.
+// data API of the same origin, with the teacher's GitLab sign-in (the
+// API's HttpOnly session cookie, when the API has sign-in configured) or
+// the API key the teacher types in once (kept in the tab's
+// sessionStorage, never in a URL or a cookie); nothing is fetched from
+// anywhere else.
 //
 // Every answer carries a Content-Security-Policy that allows scripts,
 // styles, images and fetches from the page's own origin only (no inline
@@ -59,7 +61,20 @@ type Handler struct {
 }
 
 // New returns the handler of the embedded files.
-func New() *Handler {
+func New() *Handler { return NewWith(Options{}) }
+
+// Options change what the pages are told about the API.
+type Options struct {
+	// SignIn says the API has signing in with GitLab configured: the page
+	// (body data-signin) offers it and asks who is signed in. Without it
+	// the page asks for an API key only, and never calls the sign-in
+	// routes (whose 404 a browser would log as an error).
+	SignIn bool
+}
+
+// NewWith returns the handler of the embedded files, index.html marked
+// per opts.
+func NewWith(opts Options) *Handler {
 	h := &Handler{files: map[string]file{}}
 	// The embedded tree is fixed at build time; a read error here would be
 	// a broken build, which the package's tests catch.
@@ -70,6 +85,9 @@ func New() *Handler {
 		body, err := assets.ReadFile(name)
 		if err != nil {
 			return err
+		}
+		if name == "assets/index.html" && opts.SignIn {
+			body = bytes.Replace(body, []byte("<body>"), []byte(`<body data-signin="gitlab">`), 1)
 		}
 		sum := sha256.Sum256(body)
 		ctype, ok := types[path.Ext(name)]

@@ -6,6 +6,7 @@ package platform
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -370,8 +371,13 @@ func (p *Platform) API() (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	signIn, err := p.SignIn()
+	if err != nil {
+		return nil, err
+	}
 	db := p.DynamoDB
 	return api.New(api.Deps{
+		SignIn: signIn,
 		Health: p.HealthChecker(),
 		Keys:   keys,
 		Store:  store.Store{DB: db, Table: p.Config.DataTable},
@@ -389,6 +395,30 @@ func (p *Platform) API() (*api.Server, error) {
 		Middleware:        []func(http.Handler) http.Handler{p.Recorder.Middleware},
 		Now:               p.Now,
 	}), nil
+}
+
+// SignIn reads the sign-in secret ({"client_secret":...,"session_key":...})
+// once, at start, and returns the sign-in configuration; nil when
+// signing in with GitLab is not configured.
+func (p *Platform) SignIn() (*api.SignIn, error) {
+	if p.Config.SignInSecretARN == "" {
+		return nil, nil
+	}
+	raw, err := secrets.ReadString(context.Background(), p.SecretsManager, p.Config.SignInSecretARN, "AWSCURRENT")
+	if err != nil {
+		return nil, fmt.Errorf("sign-in secret: %w", err)
+	}
+	var v struct {
+		ClientSecret string `json:"client_secret"`
+		SessionKey   string `json:"session_key"`
+	}
+	if json.Unmarshal([]byte(raw), &v) != nil || v.ClientSecret == "" || len(v.SessionKey) < 32 {
+		return nil, fmt.Errorf("sign-in secret %s: want {\"client_secret\":...,\"session_key\":<at least 32 characters>}", p.Config.SignInSecretARN)
+	}
+	redact.Register(v.ClientSecret)
+	redact.Register(v.SessionKey)
+	return &api.SignIn{Issuer: p.Config.SignInURL, ClientID: p.Config.SignInClientID,
+		ClientSecret: gitpulse.NewSecret(v.ClientSecret), SessionKey: gitpulse.NewSecret(v.SessionKey), Audit: p.Recorder.Sink}, nil
 }
 
 // Exit logs why the function cannot start and exits; for main only.

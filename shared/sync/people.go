@@ -22,11 +22,40 @@ import (
 // inherited included (teachers, assistants: whoever GitLab lists at any
 // role on the course group). Students are members of their team's
 // subgroup or project only. ChangedAt is when the set last changed,
-// CheckedAt when GitLab was last asked.
+// CheckedAt when GitLab was last asked. Access holds each member's access
+// level on the course group (the highest GitLab lists, inherited included):
+// the API lets a signed-in user see the course at Reporter or higher and
+// administer it at Maintainer or higher.
 type Staff struct {
-	UserIDs   []int64   `json:"user_ids" dynamodbav:"user_ids"`
-	ChangedAt time.Time `json:"changed_at" dynamodbav:"changed_at"`
-	CheckedAt time.Time `json:"checked_at" dynamodbav:"checked_at"`
+	UserIDs   []int64       `json:"user_ids" dynamodbav:"user_ids"`
+	Access    []StaffAccess `json:"access,omitempty" dynamodbav:"access,omitempty"`
+	ChangedAt time.Time     `json:"changed_at" dynamodbav:"changed_at"`
+	CheckedAt time.Time     `json:"checked_at" dynamodbav:"checked_at"`
+}
+
+// StaffAccess is one member's access level on the course group (GitLab's
+// access_level: 10 Guest, 15 Planner, 20 Reporter, 30 Developer,
+// 40 Maintainer, 50 Owner).
+type StaffAccess struct {
+	UserID int64 `json:"user_id" dynamodbav:"user_id"`
+	Level  int   `json:"level" dynamodbav:"level"`
+}
+
+// GitLab access levels the API's authorization uses.
+const (
+	AccessReporter   = 20
+	AccessMaintainer = 40
+)
+
+// Level returns userID's access level on the course group, 0 when the
+// user is not a member.
+func (st Staff) Level(userID int64) int {
+	for _, a := range st.Access {
+		if a.UserID == userID {
+			return a.Level
+		}
+	}
+	return 0
 }
 
 // staffMaxAge is how often the scheduler asks GitLab for the course
@@ -106,7 +135,10 @@ func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, n
 		return time.Time{}, err
 	}
 	changed := prev.ChangedAt
-	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= staffMaxAge {
+	// An item stored before access levels were kept is listed again at
+	// once: without them no teacher could sign in for up to an hour.
+	noLevels := len(prev.UserIDs) > 0 && len(prev.Access) == 0
+	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= staffMaxAge || noLevels {
 		var err error
 		if changed, err = s.listStaff(ctx, api, courseID, prev, now); err != nil {
 			return time.Time{}, err
@@ -127,10 +159,12 @@ func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, n
 // prev). It returns when the set last changed.
 func (s *Scheduler) listStaff(ctx context.Context, api *gl.Client, courseID int64, prev Staff, now time.Time) (time.Time, error) {
 	var ids []int64
+	levels := map[int64]int{}
 	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		ms, resp, err := api.Groups.ListAllGroupMembers(courseID, &gl.ListGroupMembersOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
 		for _, m := range ms {
 			ids = append(ids, m.ID)
+			levels[m.ID] = max(levels[m.ID], int(m.AccessLevel))
 		}
 		return resp, err
 	}, nil)
@@ -140,6 +174,9 @@ func (s *Scheduler) listStaff(ctx context.Context, api *gl.Client, courseID int6
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	st := Staff{UserIDs: ids, ChangedAt: prev.ChangedAt, CheckedAt: now}
+	for _, id := range ids {
+		st.Access = append(st.Access, StaffAccess{UserID: id, Level: levels[id]})
+	}
 	if !slices.Equal(prev.UserIDs, ids) || prev.ChangedAt.IsZero() {
 		st.ChangedAt = now
 	}

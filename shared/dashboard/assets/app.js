@@ -1,6 +1,8 @@
 // GitPulse dashboard: courses → course → team → student, drawn from the
-// data API of the same origin only. The API key is asked once and kept in
-// this tab's sessionStorage (never in a URL, a cookie or localStorage).
+// data API of the same origin only. A teacher signs in with GitLab (the
+// API's HttpOnly session cookie, which this script never sees) or types an
+// API key once, kept in this tab's sessionStorage (never in a URL, a
+// cookie or localStorage).
 // Charts are hand-written SVG, each with a text label and a table beside
 // it; every figure shown is one the API answered (the browser test in
 // shared/dashboard compares them).
@@ -15,6 +17,10 @@
   const forget = document.getElementById('forget');
   const WEEKS = 8; // sparkline length on the course page
   let generation = 0; // the render in force; older renders drop their results
+  // me is the GitLab sign-in (GET auth/me: user, courses, CSRF token), or
+  // null; signInOffered says whether the API has sign-in configured.
+  let me = null;
+  let signInOffered = false;
 
   // ---- DOM helpers --------------------------------------------------------
 
@@ -121,12 +127,19 @@
   // (the API says Cache-Control: no-cache), so asking again is a 304.
   async function get(path) {
     const key = sessionStorage.getItem(KEY);
-    if (!key) throw new KeyRefused('');
-    const res = await fetch(new URL(path, API), {
+    if (!key && !me) throw new KeyRefused('');
+    const res = await fetch(new URL(path, API), key ? {
       headers: { Authorization: 'Bearer ' + key, Accept: 'application/json' },
       cache: 'no-cache', credentials: 'omit', referrerPolicy: 'no-referrer',
+    } : {
+      headers: { Accept: 'application/json' },
+      cache: 'no-cache', credentials: 'same-origin', referrerPolicy: 'no-referrer',
     });
     if (res.status === 401) {
+      if (!key) {
+        me = null;
+        throw new KeyRefused('Your GitLab sign-in ended. Sign in again.');
+      }
       sessionStorage.removeItem(KEY);
       throw new KeyRefused('The API refused the key (401 unauthorized). Enter it again.');
     }
@@ -252,6 +265,8 @@
     } },
     el('h1', {}, 'GitPulse dashboard'),
     message && el('p', { class: 'error', role: 'alert' }, message),
+    signInOffered && el('p', {}, el('a', { id: 'gitlab-signin', class: 'button', href: '../api/v1/auth/login?next=' + enc(location.pathname + location.hash) }, 'Sign in with GitLab')),
+    signInOffered && el('p', { class: 'help' }, 'Teachers and assistants see the courses whose GitLab group they are Reporter or higher of. Or use an API key:'),
     el('label', { for: 'key' }, 'API key'),
     input,
     el('p', { id: 'key-help', class: 'help' }, 'A GitPulse API key with the reader or admin role (make run prints one; make api-key NAME=me ROLE=reader makes one). ' +
@@ -478,14 +493,57 @@
 
   // ---- router -------------------------------------------------------------------
 
+  // whoAmI asks the API who is signed in with GitLab: 'in' (me set) on
+  // 200; 'notstaff' on 403 (signed in, staff of no course), after drawing
+  // the refusal page; else 'out'.
+  async function whoAmI(gen) {
+    const res = await fetch(new URL('auth/me', API), { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin', referrerPolicy: 'no-referrer' });
+    const body = await res.json().catch(() => null);
+    if (res.ok) {
+      me = body;
+      return 'in';
+    }
+    if (res.status === 403) {
+      crumbs.replaceChildren();
+      forget.hidden = false;
+      forget.textContent = 'Sign out';
+      show(gen, 'notstaff', 'Not staff', [el('h1', {}, 'No course to show'),
+        el('p', { class: 'error', role: 'alert' }, (body && body.message) || 'You are not staff of any course GitPulse syncs.'),
+        el('p', {}, 'GitPulse shows a course to the staff of its GitLab group (Reporter or higher). Ask the course’s teacher to add you there; students see nothing here.')]);
+      me = { csrf_token: cookieValue('gitpulse_csrf') };
+      return 'notstaff';
+    }
+    return 'out';
+  }
+
+  // cookieValue is the readable CSRF cookie (the session cookie is HttpOnly).
+  function cookieValue(name) {
+    const m = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+    return m ? m.slice(name.length + 1) : '';
+  }
+
   async function render() {
     const gen = ++generation;
     delete document.body.dataset.ready;
+    signInOffered = document.body.dataset.signin === 'gitlab';
     if (!sessionStorage.getItem(KEY)) {
-      signin();
-      return;
+      let state = 'out';
+      try {
+        // The readable CSRF cookie is there while a sign-in may be: only
+        // then is auth/me asked (no 401 to log on a first visit).
+        if (signInOffered && cookieValue('gitpulse_csrf')) state = await whoAmI(gen);
+      } catch (err) {
+        state = 'out';
+      }
+      if (gen !== generation || state === 'notstaff') return;
+      if (state === 'out') {
+        me = null;
+        signin();
+        return;
+      }
     }
     forget.hidden = false;
+    forget.textContent = me && !sessionStorage.getItem(KEY) ? 'Sign out' : 'Forget the key';
     const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
     main.replaceChildren(el('p', { role: 'status' }, 'Loading…'));
     try {
@@ -506,7 +564,11 @@
     }
   }
 
-  forget.addEventListener('click', () => {
+  forget.addEventListener('click', async () => {
+    if (me && !sessionStorage.getItem(KEY)) {
+      await fetch(new URL('auth/logout', API), { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token || '' }, credentials: 'same-origin', referrerPolicy: 'no-referrer' }).catch(() => null);
+      me = null;
+    }
     sessionStorage.removeItem(KEY);
     render();
   });
