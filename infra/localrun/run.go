@@ -115,7 +115,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		token.GitLabURL, token.Token = u, gitlabToken
 		fmt.Fprintf(out, "GitLab: using %s\n", u)
 	} else {
-		simURL, tok, course, stopSim, err := startSim(envOr("SIM_PORT", "8929"))
+		simURL, tok, course, stopSim, err := startSim(envOr("SIM_PORT", "8929"), port)
 		if err != nil {
 			return err
 		}
@@ -151,6 +151,10 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 	os.Setenv(EnvAlertsQueueURL, alertsQueue)
 	apiKey, keysARN, err := localKeys(ctx, clients.SecretsManager, prefix)
+	if err != nil {
+		return err
+	}
+	signedIn, err := localSignIn(ctx, clients.SecretsManager, prefix)
 	if err != nil {
 		return err
 	}
@@ -246,8 +250,12 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if apiKey == "" {
 		keyLine = "  export API=" + base + " API_KEY=<the key of one of your API_KEYS entries, or a new one: make api-key NAME=me ROLE=admin>\n"
 	}
-	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop); dashboard: %s/dashboard/ (sign in with the API key below)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s $API/api/v1/health\n  curl -s %s $API/api/v1/courses/%s/teams\n  curl -s %s \"$API/api/v1/projects/%s/commits?limit=5\"\n  curl -s $API/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
-		base, base, logFile, keyLine, auth, courseID, auth, projectID, simHint, gitpulse.NewSecret(token.Token).Hash())
+	dashHow := "sign in with the API key below"
+	if signedIn {
+		dashHow = "\"Sign in with GitLab\" as Demo Teacher (a course's staff) or a student (refused), or use the API key below"
+	}
+	fmt.Fprintf(out, "\nGitPulse is ready at %s (Ctrl-C to stop); dashboard: %s/dashboard/ (%s)\n  logs (JSON): %s   # make logs follows them; VERBOSE=1 make run shows them here too\n%s  curl -s $API/api/v1/health\n  curl -s %s $API/api/v1/courses/%s/teams\n  curl -s %s \"$API/api/v1/projects/%s/commits?limit=5\"\n  curl -s $API/api/v1/openapi.json   # every route\n%s  make invoke-api EVENT=events/api-teams.json\n  make audit-query HASH=%s   # the token's GitLab calls, newest first\n  make rotate-now   # rotate the token through the four Secrets Manager steps\n  make alerts   # the alerts published to the SNS topic, newest first\n  make api-key NAME=me   # a new key, accepted at once\n\n",
+		base, base, dashHow, logFile, keyLine, auth, courseID, auth, projectID, simHint, gitpulse.NewSecret(token.Token).Hash())
 
 	select {
 	case <-ctx.Done():
@@ -304,8 +312,10 @@ func acquireLock(port string) error {
 	return os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %s\n", os.Getpid(), port)), 0o644)
 }
 
-// startSim serves the GitLab simulator with a demo user and token.
-func startSim(port string) (string, sim.Token, string, func(), error) {
+// startSim serves the GitLab simulator with a demo user and token, and
+// registers GitPulse's OAuth application there for the API on apiPort
+// (see signInFromSim).
+func startSim(port, apiPort string) (string, sim.Token, string, func(), error) {
 	s := sim.New()
 	expires := time.Now().UTC().AddDate(0, 0, 90)
 	demo := s.AddUser("demo", "Demo Teacher", false)
@@ -332,7 +342,12 @@ func startSim(port string) (string, sim.Token, string, func(), error) {
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), tok, course.Path, func() { _ = srv.Close() }, nil
+	base := "http://" + ln.Addr().String()
+	if err := signInFromSim(s, base, apiPort); err != nil {
+		_ = srv.Close()
+		return "", tok, "", nil, err
+	}
+	return base, tok, course.Path, func() { _ = srv.Close() }, nil
 }
 
 // script runs infra/scripts/moto.sh and returns what it printed; ctx's
