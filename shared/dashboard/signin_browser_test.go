@@ -3,9 +3,13 @@ package dashboard_test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -26,8 +30,29 @@ func TestSignInInBrowser(t *testing.T) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	si := &api.SignIn{Issuer: sc.SimURL, SessionKey: gitpulse.NewSecret(base64.RawURLEncoding.EncodeToString(b))}
-	h := api.New(api.Deps{Keys: &apikeys.Authenticator{Source: apikeys.Static(nil)}, Store: sc.Store, SignIn: si})
-	srv := httptest.NewServer(h)
+	logs := &testenv.Output{}
+	h := api.New(api.Deps{Keys: &apikeys.Authenticator{Source: apikeys.Static(nil)}, Store: sc.Store, SignIn: si,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	// Every cookie value the API sets (the sign-in state, the session, the
+	// CSRF token), to look for in URLs and logs at the end.
+	var cookieMu sync.Mutex
+	var cookieValues []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
+			if c.Value != "" {
+				cookieMu.Lock()
+				cookieValues = append(cookieValues, c.Value)
+				cookieMu.Unlock()
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
 	t.Cleanup(srv.Close)
 	app, err := sc.Sim.AddOAuthApp(sim.OAuthApp{Name: "GitPulse", RedirectURIs: []string{srv.URL + api.CallbackPath}, Scopes: []string{"openid"}, Confidential: true})
 	if err != nil {
@@ -70,6 +95,23 @@ func TestSignInInBrowser(t *testing.T) {
 	}
 	br.mu.Lock()
 	defer br.mu.Unlock()
+	// No token in any URL the browser asked for (the code flow puts only
+	// the one-use code there), nor a cookie's value; none in the API's log.
+	cookieMu.Lock()
+	secrets := append(slices.Clone(cookieValues), app.Secret)
+	cookieMu.Unlock()
+	if len(secrets) < 3 {
+		t.Errorf("cookies set by the API: got %d values, want the sign-in state, the session and the CSRF token at least", len(secrets)-1)
+	}
+	for _, u := range br.requests {
+		for _, marker := range []string{"access_token", "id_token", "refresh_token", "eyJ"} {
+			if strings.Contains(u, marker) {
+				t.Errorf("browser request %.120s… carries %q: a token in a URL", u, marker)
+			}
+		}
+	}
+	testenv.AssertNoSecret(t, "browser URLs", strings.Join(br.requests, "\n"), secrets...)
+	testenv.AssertNoSecret(t, "api log", logs.String(), secrets...)
 	for _, c := range br.console {
 		// The 401 before signing in and the student's 403 are answers the
 		// page expects; Chromium logs them all the same.
