@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/gitpulse/gitpulse/shared/api"
 	"github.com/gitpulse/gitpulse/shared/apikeys"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
+	"github.com/gitpulse/gitpulse/shared/store"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
 // TestSignInInBrowser signs in through the simulator's sign-in page in
@@ -27,6 +30,17 @@ import (
 func TestSignInInBrowser(t *testing.T) {
 	testenv.Chromium(t)
 	sc := testenv.SyncCourse(t, sim.CourseSpec{Path: "dash/signin", Teams: 1, StudentsPerTeam: 2, Weeks: 1})
+	// Another course, whose only staff is someone else: the teacher must
+	// not see it.
+	other := int64(990002)
+	if err := sc.Store.Put(t.Context(), store.Item{PK: "COURSES", SK: store.CourseSK(other), Kind: "course",
+		Value: gitpulse.Course{ID: other, Path: "other/course", Name: "Other", Source: "api", AddedAt: time.Now().UTC()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Store.Put(t.Context(), store.Item{PK: store.CoursePK(other), SK: gpsync.StaffSK, Kind: "staff",
+		Value: gpsync.Staff{UserIDs: []int64{424242}, Access: []gpsync.StaffAccess{{UserID: 424242, Level: 50}}, CheckedAt: time.Now().UTC()}}); err != nil {
+		t.Fatal(err)
+	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	si := &api.SignIn{Issuer: sc.SimURL, SessionKey: gitpulse.NewSecret(base64.RawURLEncoding.EncodeToString(b))}
@@ -75,7 +89,7 @@ func TestSignInInBrowser(t *testing.T) {
 	br.ready(t, "courses")
 	shown := rows(t, br, "courses")
 	if _, ok := shown[strconv.FormatInt(sc.CourseID, 10)]; !ok || len(shown) != 1 {
-		t.Errorf("courses page signed in as the teacher: got rows %v, want course %d only", shown, sc.CourseID)
+		t.Errorf("courses page signed in as the teacher: got rows %v, want course %d only (not %d)", shown, sc.CourseID, other)
 	}
 	if got := eval[string](t, br, `document.getElementById('forget').textContent`); got != "Sign out" {
 		t.Errorf("the header button: got %q, want Sign out", got)
