@@ -14,6 +14,8 @@ import (
 
 // Notification is an SNS message as an SQS subscriber receives it.
 type Notification struct {
+	// MessageID is SNS's id of the notification: one per Publish.
+	MessageID         string `json:"MessageId"`
 	Subject           string `json:"Subject"`
 	Message           string `json:"Message"`
 	MessageAttributes map[string]struct {
@@ -53,11 +55,15 @@ func Subscribe(tb testing.TB, cfg aws.Config, topicARN string) *Inbox {
 	return &Inbox{sqs: q, url: aws.ToString(out.QueueUrl)}
 }
 
-// Drain returns every notification waiting in the queue. moto delivers
-// SNS to SQS synchronously, so one empty poll after a short pause ends it.
+// Drain returns every notification waiting in the queue, each once. moto
+// delivers SNS to SQS synchronously, so one empty poll after a short pause
+// ends it. SQS delivers at least once: a message whose DeleteMessage was
+// lost (a loaded moto) comes again, and is counted once, by its SNS
+// message id.
 func (in *Inbox) Drain(tb testing.TB) []Notification {
 	tb.Helper()
 	var got []Notification
+	seen := map[string]bool{}
 	empty := 0
 	for {
 		out, err := in.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
@@ -78,7 +84,10 @@ func (in *Inbox) Drain(tb testing.TB) []Notification {
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &n); err != nil {
 				tb.Fatalf("not an SNS notification: %s", aws.ToString(m.Body))
 			}
-			got = append(got, n)
+			if n.MessageID == "" || !seen[n.MessageID] {
+				got = append(got, n)
+			}
+			seen[n.MessageID] = true
 			_, _ = in.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(in.url), ReceiptHandle: m.ReceiptHandle})
 		}
 	}
