@@ -99,7 +99,7 @@ func (r *Rotator) relabel(ctx context.Context, ev events.SecretsManagerSecretRot
 	if from != "" {
 		in.RemoveFromVersionId = aws.String(from)
 	}
-	if _, err := r.SM.UpdateSecretVersionStage(ctx, in); err != nil {
+	if err := r.moveStage(ctx, in); err != nil {
 		return fail("repair: move AWSCURRENT onto version "+to+", whose token works", "nothing changed; Secrets Manager retries the rotation", err)
 	}
 	return nil

@@ -365,10 +365,10 @@ func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecr
 	if currentVersion != "" {
 		move.RemoveFromVersionId = aws.String(currentVersion)
 	}
-	if _, err := r.SM.UpdateSecretVersionStage(ctx, move); err != nil {
+	if err := r.moveStage(ctx, move); err != nil {
 		return fail("move AWSCURRENT to the new version", "run finishSecret again (the rotation retries it)", err)
 	}
-	if _, err := r.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+	if err := r.moveStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId: aws.String(ev.SecretID), VersionStage: aws.String(secrets.StagePending),
 		RemoveFromVersionId: aws.String(ev.ClientRequestToken),
 	}); err != nil {
@@ -380,6 +380,32 @@ func (r *Rotator) finishSecret(ctx context.Context, ev events.SecretsManagerSecr
 	if oldErr == nil && old.Secret.Settings().Strategy == secrets.StrategyAdmin && old.Secret.Token != next.Token {
 		return r.revokeOld(ctx, old.Secret)
 	}
+	return nil
+}
+
+// moveStage moves or removes a stage label. A label move is not
+// idempotent on the wire: when the SDK retries a call whose answer was
+// lost, the retry finds the label gone from RemoveFromVersionId and fails
+// (InvalidParameterException), although the move was made. So after a
+// failure moveStage reads the stages again and reports success when they
+// are what the call asked for; otherwise it returns the call's error.
+func (r *Rotator) moveStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput) error {
+	_, err := r.SM.UpdateSecretVersionStage(ctx, in)
+	if err == nil {
+		return nil
+	}
+	desc, derr := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: in.SecretId})
+	if derr != nil {
+		return err
+	}
+	stage, to, from := aws.ToString(in.VersionStage), aws.ToString(in.MoveToVersionId), aws.ToString(in.RemoveFromVersionId)
+	onTo := to == "" || slices.Contains(desc.VersionIdsToStages[to], stage)
+	offFrom := from == "" || from == to || !slices.Contains(desc.VersionIdsToStages[from], stage)
+	if !onTo || !offFrom {
+		return err
+	}
+	r.Logger.InfoContext(ctx, "stage move found made after its call failed (a retried call whose answer was lost)",
+		"secret", aws.ToString(in.SecretId), "stage", stage, "to_version", to, "from_version", from, "error", err.Error())
 	return nil
 }
 

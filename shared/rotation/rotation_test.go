@@ -39,7 +39,30 @@ type failingSM struct {
 	*secretsmanager.Client
 	mu    sync.Mutex
 	fail  map[string]int // operation -> remaining failures
+	lose  map[string]int // operation -> remaining calls whose answer is lost (and retried)
 	crash *crash
+}
+
+// lost reports whether this call of op loses its answer: the call is made,
+// its answer never arrives, and the SDK sends it again.
+func (f *failingSM) lost(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lose[op] > 0 {
+		f.lose[op]--
+		return true
+	}
+	return false
+}
+
+// loseNext makes the next n calls of op lose their answer once each.
+func (f *failingSM) loseNext(op string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lose == nil {
+		f.lose = map[string]int{}
+	}
+	f.lose[op] = n
 }
 
 func (f *failingSM) take(op string) error {
@@ -85,6 +108,12 @@ func (f *failingSM) DescribeSecret(ctx context.Context, in *secretsmanager.Descr
 func (f *failingSM) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
 	if err := f.take("UpdateSecretVersionStage"); err != nil {
 		return nil, err
+	}
+	if f.lost("UpdateSecretVersionStage") {
+		// Made, its answer lost: the SDK's retry is what the caller sees.
+		if _, err := f.Client.UpdateSecretVersionStage(ctx, in, opts...); err != nil {
+			return nil, err
+		}
 	}
 	return f.Client.UpdateSecretVersionStage(ctx, in, opts...)
 }
@@ -349,6 +378,30 @@ func TestEveryStepTwice(t *testing.T) {
 						t.Fatalf("%s (run %d): %v", st, i+1, err)
 					}
 				}
+			}
+			f.checkRotated(strategy, 1)
+		})
+	}
+}
+
+// TestStageMovesSurviveALostAnswer loses the answer of finishSecret's
+// two label moves (AWSCURRENT onto the new version, AWSPENDING off it), as
+// a loaded Secrets Manager endpoint did in CI: the SDK's retry then finds
+// the label already moved and fails with InvalidParameterException. The
+// step must see that the move was made and finish the rotation.
+func TestStageMovesSurviveALostAnswer(t *testing.T) {
+	for _, strategy := range []string{secrets.StrategySelf, secrets.StrategyAdmin} {
+		t.Run(strategy, func(t *testing.T) {
+			f := newFixture(t, "group", strategy)
+			token := f.start()
+			for _, st := range []string{rotation.StepCreate, rotation.StepSet, rotation.StepTest} {
+				if err := f.step(st, token); err != nil {
+					t.Fatalf("%s: %v", st, err)
+				}
+			}
+			f.sm.loseNext("UpdateSecretVersionStage", 2)
+			if err := f.step(rotation.StepFinish, token); err != nil {
+				t.Fatalf("finishSecret with both label moves' answers lost: got %v, want success", err)
 			}
 			f.checkRotated(strategy, 1)
 		})
