@@ -608,6 +608,57 @@ func TestFallbackTriesCandidatesReadBeforeAnError(t *testing.T) {
 	}
 }
 
+// threeTokens is a secret on moto whose AWSCURRENT holds the first of
+// three tokens of one simulator user, for the fallback order tests.
+type threeTokens struct {
+	t       *testing.T
+	s       *sim.Sim
+	url     string
+	sm      *secretsmanager.Client
+	arn     string
+	first   sim.Token
+	a, b    sim.Token
+	initial string // the first token's version
+}
+
+func newThreeTokens(t *testing.T) *threeTokens {
+	t.Helper()
+	cfg := testenv.AWSConfig(t)
+	s, url := testenv.Sim(t)
+	spec := sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api"}}
+	first := addToken(t, s, spec)
+	spec.UserID = first.UserID
+	tt := &threeTokens{t: t, s: s, url: url, sm: secretsmanager.NewFromConfig(cfg), first: first, a: addToken(t, s, spec), b: addToken(t, s, spec)}
+	tt.arn = testenv.Provision(t, cfg, &secrets.TokenSecret{Token: first.Value, TokenID: first.ID, GitLabURL: url}).TokenSecretARN
+	v, err := secrets.Store{API: tt.sm}.Read(testContext(t), tt.arn, secrets.StageCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt.initial = v.ID
+	return tt
+}
+
+// value is tok as a token secret's JSON.
+func (tt *threeTokens) value(tok sim.Token) *string {
+	b, err := json.Marshal(secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: tt.url})
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	return aws.String(string(b))
+}
+
+// put stores v as a new version labelled stage and returns its id.
+func (tt *threeTokens) put(ctx context.Context, v *string, stage string) string {
+	tt.t.Helper()
+	id := newRequestToken()
+	if _, err := tt.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(tt.arn), ClientRequestToken: aws.String(id), SecretString: v, VersionStages: []string{stage},
+	}); err != nil {
+		tt.t.Errorf("PutSecretValue(%s): %v", stage, err)
+	}
+	return id
+}
+
 // TestFallbackMovesPastALabelMovedOntoARefusedToken is the order the
 // scenario tests met about once in 6,000 reads on a loaded machine: a
 // reader holds token W; W is revoked and, while the read waits, a repair
@@ -618,31 +669,10 @@ func TestFallbackTriesCandidatesReadBeforeAnError(t *testing.T) {
 // after round, because A differed from W, the only token the read knew as
 // refused, and the read failed after its five-second wait.
 func TestFallbackMovesPastALabelMovedOntoARefusedToken(t *testing.T) {
-	cfg := testenv.AWSConfig(t)
-	s, url := testenv.Sim(t)
-	spec := sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api"}}
-	tokW := addToken(t, s, spec)
-	spec.UserID = tokW.UserID
-	tokA, tokB := addToken(t, s, spec), addToken(t, s, spec)
-	value := func(tok sim.Token) *string {
-		b, err := json.Marshal(secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.String(string(b))
-	}
-	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: tokW.Value, TokenID: tokW.ID, GitLabURL: url})
-	sm := secretsmanager.NewFromConfig(cfg)
-	arn := res.TokenSecretARN
+	tt := newThreeTokens(t)
+	s, sm, arn, tokW, tokA, tokB, value := tt.s, tt.sm, tt.arn, tt.first, tt.a, tt.b, tt.value
 	ctx := testContext(t)
-	put := func(v *string, stage string) {
-		t.Helper()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-			SecretId: aws.String(arn), ClientRequestToken: aws.String(newRequestToken()), SecretString: v, VersionStages: []string{stage},
-		}); err != nil {
-			t.Fatalf("PutSecretValue(%s): %v", stage, err)
-		}
-	}
+	put := func(v *string, stage string) { tt.put(ctx, v, stage) }
 	rec := &attemptLog{}
 	prov := secrets.NewProvider(secrets.Store{API: sm}, arn, time.Minute, time.Now)
 	c := newClient(t, gitlab.Options{Provider: prov, MaxRetries: -1, RequestsPerSecond: 1e6, Interceptors: []gl.Interceptor{rec.intercept}})
@@ -688,37 +718,10 @@ func TestFallbackMovesPastALabelMovedOntoARefusedToken(t *testing.T) {
 // that the labels moved, wait for the rotation, and read with B. Before
 // the fix it trusted the snapshot's "nothing open" and failed at once.
 func TestFallbackSeesARotationThatOpenedDuringItsScan(t *testing.T) {
-	cfg := testenv.AWSConfig(t)
-	s, url := testenv.Sim(t)
-	spec := sim.TokenSpec{Name: "gitpulse", Scopes: []string{"read_api"}}
-	tokP := addToken(t, s, spec)
-	spec.UserID = tokP.UserID
-	tokA, tokB := addToken(t, s, spec), addToken(t, s, spec)
-	value := func(tok sim.Token) *string {
-		b, err := json.Marshal(secrets.TokenSecret{Token: tok.Value, TokenID: tok.ID, GitLabURL: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.String(string(b))
-	}
-	res := testenv.Provision(t, cfg, &secrets.TokenSecret{Token: tokP.Value, TokenID: tokP.ID, GitLabURL: url})
-	sm := secretsmanager.NewFromConfig(cfg)
-	arn := res.TokenSecretARN
+	tt := newThreeTokens(t)
+	s, sm, arn, tokP, tokA, tokB, value := tt.s, tt.sm, tt.arn, tt.first, tt.a, tt.b, tt.value
 	ctx := testContext(t)
-	put := func(v *string, stage string) string {
-		t.Helper()
-		id := newRequestToken()
-		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-			SecretId: aws.String(arn), ClientRequestToken: aws.String(id), SecretString: v, VersionStages: []string{stage},
-		}); err != nil {
-			t.Fatalf("PutSecretValue(%s): %v", stage, err)
-		}
-		return id
-	}
-	versionP, err := secrets.Store{API: sm}.Read(ctx, arn, secrets.StageCurrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	put := func(v *string, stage string) string { return tt.put(ctx, v, stage) }
 	// AWSCURRENT is A, which the provider reads and GitLab then revokes;
 	// P, in AWSPREVIOUS, still works.
 	versionA := put(value(tokA), secrets.StageCurrent)
@@ -733,7 +736,7 @@ func TestFallbackSeesARotationThatOpenedDuringItsScan(t *testing.T) {
 			if gitpulse.NewSecret(gitlab.SentToken(r.Header)).Hash() == hashP && moved.CompareAndSwap(false, true) {
 				if _, err := sm.UpdateSecretVersionStage(r.Context(), &secretsmanager.UpdateSecretVersionStageInput{
 					SecretId: aws.String(arn), VersionStage: aws.String(secrets.StageCurrent),
-					MoveToVersionId: aws.String(versionP.ID), RemoveFromVersionId: aws.String(versionA),
+					MoveToVersionId: aws.String(tt.initial), RemoveFromVersionId: aws.String(versionA),
 				}); err != nil {
 					t.Errorf("repair: %v", err)
 				}
@@ -759,7 +762,7 @@ func TestFallbackSeesARotationThatOpenedDuringItsScan(t *testing.T) {
 	if err := s.RevokeToken(tokA.ID); err != nil {
 		t.Fatal(err)
 	}
-	err = readOnce(c, 1, tokA.UserID)
+	err := readOnce(c, 1, tokA.UserID)
 	if !moved.Load() {
 		t.Fatalf("the read never sent P (attempts: %s); the test did not set up its order", rec)
 	}
