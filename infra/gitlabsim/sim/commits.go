@@ -186,6 +186,7 @@ func (s *Sim) addCommitLocked(p *Project, d *projectData, spec CommitSpec, at ti
 	}
 	d.storeCommit(c, br)
 	d.activity(at)
+	d.pushed(at)
 	s.hookPushLocked(p, br.name, before, c)
 	if m := br.mr; m != nil && m.State == stateOpened && br.name != defaultBranch {
 		body := fmt.Sprintf("added 1 commit\n\n<ul><li>%s - %s</li></ul>", c.ShortID(), c.Title)

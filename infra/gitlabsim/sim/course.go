@@ -14,6 +14,11 @@ const defaultBranch = "main"
 // project's last_activity_at again (Event::RESET_PROJECT_ACTIVITY_INTERVAL).
 const activityInterval = time.Hour
 
+// repositoryUpdateInterval is how long GitLab waits before a push moves a
+// project's last_repository_updated_at (and with it updated_at) again
+// (Event::REPOSITORY_UPDATED_AT_INTERVAL).
+const repositoryUpdateInterval = 5 * time.Minute
+
 // MR and issue states.
 const (
 	stateOpened = "opened"
@@ -82,7 +87,10 @@ type branch struct {
 // filter is a binary search.
 type projectData struct {
 	createdAt, updatedAt, lastActivityAt time.Time
-	archived                             bool
+	// lastRepositoryUpdatedAt is GitLab's projects.last_repository_updated_at
+	// (not in the API; it throttles the pushes' move of updated_at).
+	lastRepositoryUpdatedAt time.Time
+	archived                bool
 
 	commits   []*Commit // every commit, by committed date, oldest first
 	reachable []*Commit // the commits the default branch reaches, same order
@@ -120,6 +128,21 @@ func (d *projectData) activity(at time.Time) {
 	if at.Sub(d.lastActivityAt) >= activityInterval {
 		d.lastActivityAt = at
 		d.updatedAt = at
+	}
+}
+
+// pushed is what a push event adds to activity, GitLab's
+// Event#set_last_repository_updated_at: touch_all(:last_repository_updated_at,
+// time: created_at) on a project whose last_repository_updated_at is older
+// than five minutes, which moves updated_at as well (touch_all always sets
+// updated_at). So a push at t shows as an updated_at at or after t - 5 min,
+// on any branch, although last_activity_at moves only hourly.
+func (d *projectData) pushed(at time.Time) {
+	if d.lastRepositoryUpdatedAt.IsZero() || at.Sub(d.lastRepositoryUpdatedAt) > repositoryUpdateInterval {
+		d.lastRepositoryUpdatedAt = at
+		if at.After(d.updatedAt) {
+			d.updatedAt = at
+		}
 	}
 }
 

@@ -741,6 +741,55 @@ func TestLastActivityHourly(t *testing.T) {
 	}
 }
 
+// TestPushMovesUpdatedAt follows GitLab's Event#set_last_repository_updated_at:
+// a push (to any branch, a merge included) moves updated_at when the last
+// such move is more than five minutes old, while last_activity_at keeps
+// its hourly pace; joining or leaving a project is an event (hourly too).
+func TestPushMovesUpdatedAt(t *testing.T) {
+	w := newCourseWorld(t)
+	alice := w.users["alice"].ID
+	created, _ := w.sim.GetProject(w.app1.ID)
+	push := func(branch string) func() error {
+		return func() error {
+			_, err := w.sim.AddCommit(w.app1.ID, sim.CommitSpec{AuthorID: alice, Branch: branch})
+			return err
+		}
+	}
+	steps := []struct {
+		at                 time.Duration // after the project's creation
+		do                 func() error
+		updated, lastActed time.Duration // expected, after the creation
+	}{
+		{2 * time.Hour, push("main"), 2 * time.Hour, 2 * time.Hour},
+		{2*time.Hour + 3*time.Minute, push("feature/x"), 2 * time.Hour, 2 * time.Hour},
+		{2*time.Hour + 5*time.Minute, push("main"), 2 * time.Hour, 2 * time.Hour}, // exactly five minutes: not more
+		{2*time.Hour + 6*time.Minute, push("feature/x"), 2*time.Hour + 6*time.Minute, 2 * time.Hour},
+		{2*time.Hour + 30*time.Minute, func() error { return w.sim.AddMember("project", w.app1.ID, w.users["outsider"].ID, 30) },
+			2*time.Hour + 6*time.Minute, 2 * time.Hour}, // within the hour: no move
+		{4 * time.Hour, func() error { return w.sim.RemoveMember("project", w.app1.ID, w.users["outsider"].ID) },
+			4 * time.Hour, 4 * time.Hour},
+		{4*time.Hour + 10*time.Minute, func() error { return w.sim.AddMember("group", w.team1.ID, w.users["outsider"].ID, 30) },
+			4 * time.Hour, 4 * time.Hour}, // a group membership makes no project event
+	}
+	cl := w.as(t, "alice")
+	for i, st := range steps {
+		w.clock.Set(created.CreatedAt.Add(st.at))
+		if err := st.do(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		p, _, err := cl.Projects.GetProject(w.app1.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := created.CreatedAt.Add(st.updated); !p.UpdatedAt.Equal(want) {
+			t.Errorf("step %d (+%v): updated_at got %v, want %v", i, st.at, p.UpdatedAt, want)
+		}
+		if want := created.CreatedAt.Add(st.lastActed); !p.LastActivityAt.Equal(want) {
+			t.Errorf("step %d (+%v): last_activity_at got %v, want %v", i, st.at, p.LastActivityAt, want)
+		}
+	}
+}
+
 func TestCourseParamsAndAccess(t *testing.T) {
 	w := newCourseWorld(t)
 	narrow := w.token(t, sim.TokenSpec{UserID: w.users["teacher"].ID, Scopes: []string{"read_repository", "read_user"}})

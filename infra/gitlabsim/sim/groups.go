@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GitLab's roles (access levels).
@@ -143,7 +144,15 @@ func (s *Sim) AddMember(sourceKind string, sourceID, userID, accessLevel int) er
 	case !validRole(accessLevel):
 		return fmt.Errorf("add member: access level %d: want one of %v", accessLevel, roles)
 	}
-	s.members[memberKey{sourceKind, sourceID, userID}] = accessLevel
+	k := memberKey{sourceKind, sourceID, userID}
+	_, had := s.members[k]
+	s.members[k] = accessLevel
+	if d := s.data[sourceID]; sourceKind == sourceProject && !had && d != nil {
+		// ProjectMember#post_create_hook: a "joined" event, which moves
+		// last_activity_at as any event does (at most hourly). Joining a
+		// group makes no project event.
+		d.activity(s.at(time.Time{}))
+	}
 	return nil
 }
 
@@ -158,6 +167,9 @@ func (s *Sim) RemoveMember(sourceKind string, sourceID, userID int) error {
 		return fmt.Errorf("remove member: %s %d user %d: %w", sourceKind, sourceID, userID, errNotFound)
 	}
 	delete(s.members, k)
+	if d := s.data[sourceID]; sourceKind == sourceProject && d != nil {
+		d.activity(s.at(time.Time{})) // post_destroy_hook: a "left" event
+	}
 	return nil
 }
 

@@ -283,6 +283,7 @@ func (s *Sim) mergeLocked(p *Project, d *projectData, m *MergeRequest, by int, a
 	m.MergedAt, m.MergedByID, m.MergeCommitSHA = &at, by, c.SHA
 	d.touchMR(m, at)
 	d.activity(at)
+	d.pushed(at) // the merge pushes to the default branch
 	for _, iid := range m.ClosesIssues {
 		if is := d.issue(iid); is.State == stateOpened {
 			d.closeIssue(is, by, at)
