@@ -37,8 +37,8 @@ const (
 
 // startSim starts a simulator on a loopback port and returns it with its
 // base URL and a function that stops it.
-func startSim() (*sim.Sim, string, func(), error) {
-	s := sim.New()
+func startSim(now func() time.Time) (*sim.Sim, string, func(), error) {
+	s := sim.New(sim.WithClock(now))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("simulator: %w", err)
@@ -53,8 +53,8 @@ func startSim() (*sim.Sim, string, func(), error) {
 // runs), and the pipelines still running at the end are finished, so that
 // an incremental sync right after the full one has nothing to do. It
 // returns the course and how many pipelines it finished.
-func generate(s *sim.Sim, seed int64, spec sim.CourseSpec, quiet time.Duration) (sim.Course, int, error) {
-	spec.Start = time.Now().UTC().Add(-quiet).AddDate(0, 0, -7*max(spec.Weeks, 1)).Truncate(24 * time.Hour)
+func generate(s *sim.Sim, now time.Time, seed int64, spec sim.CourseSpec, quiet time.Duration) (sim.Course, int, error) {
+	spec.Start = now.UTC().Add(-quiet).AddDate(0, 0, -7*max(spec.Weeks, 1)).Truncate(24 * time.Hour)
 	course := s.GenerateCourse(seed, spec)
 	finished := 0
 	for _, pid := range course.ProjectIDs {

@@ -94,7 +94,10 @@ func run() error {
 	o := parseFlags()
 	ctx := context.Background()
 
-	s, url, stopSim, err := startSim()
+	// One clock for GitLab and the sync functions: real time, skipped ahead
+	// between the syncs as a 15-minute schedule would be.
+	clk := &testenv.Shifted{}
+	s, url, stopSim, err := startSim(clk.Now)
 	if err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func run() error {
 		fmt.Println(o.real)
 	}
 	t0 := time.Now()
-	course, finished, err := generate(s, o.seed, o.spec, o.quiet)
+	course, finished, err := generate(s, clk.Now(), o.seed, o.spec, o.quiet)
 	if err != nil {
 		return err
 	}
@@ -122,7 +125,7 @@ func run() error {
 		return err
 	}
 	fmt.Printf("AWS: %s, table %s, queue %s (provisioned in %s)\n", os.Getenv("AWS_ENDPOINT_URL"), res.DataTable, res.SyncQueueURL, secs(time.Since(t1)))
-	b, err := newBench(s, course, url, cfg, res, o.verbose, o.real.clientRate())
+	b, err := newBench(s, course, url, cfg, res, o.verbose, o.real.clientRate(), clk.Now)
 	if err != nil {
 		return err
 	}
@@ -147,13 +150,16 @@ func run() error {
 	quietGoal := (len(course.ProjectIDs)+99)/100 + 3 + len(course.ProjectIDs)
 	fmt.Printf("  goal: at most ceil(projects/100)+3+projects (one pipelines probe each) = %d requests: %s; tasks queued: %d\n", quietGoal, passMiss(quiet.total <= quietGoal), quiet.course.Tasks)
 
-	mark := time.Now().UTC().Truncate(time.Millisecond) // the simulator's resolution
+	mark := clk.Now().UTC().Truncate(time.Millisecond) // the simulator's resolution
 	act, err := s.AddActivity(o.seed, course, o.activity)
 	if err != nil {
 		return err
 	}
 	after := readTruth(s, course, mark)
 	printActivity(act, before, after)
+	// The next scheduled sync comes some minutes after the pushes: six,
+	// past the five in which GitLab's updated_at shows no further push.
+	clk.Skip(6 * time.Minute)
 	active, err := b.sync(ctx, "Incremental sync after the activity", false)
 	if err != nil {
 		return err
@@ -162,9 +168,10 @@ func run() error {
 	active.mustWrite = mustWrite(before, after)
 	printPhase(active, actLB, activityBoundNote)
 
-	// Right after: nothing new, but GitLab's hourly last_activity_at
-	// cannot show it, as on a 15-minute schedule during a teaching day.
-	recent := recentlyActive(s, course, time.Now())
+	// The next schedule, 15 minutes on: nothing new, but GitLab's hourly
+	// last_activity_at cannot show it, as during a teaching day.
+	clk.Skip(15 * time.Minute)
+	recent := recentlyActive(s, course, clk.Now())
 	busy, err := b.sync(ctx, "Incremental sync, no change, right after the activity", false)
 	if err != nil {
 		return err
@@ -197,7 +204,7 @@ func run() error {
 
 // newBench wires the sync functions to the simulator and the provisioned
 // resources, the store's DynamoDB client and the worker's queue counted.
-func newBench(s *sim.Sim, course sim.Course, url string, cfg aws.Config, res provision.Resources, verbose bool, rate float64) (*bench, error) {
+func newBench(s *sim.Sim, course sim.Course, url string, cfg aws.Config, res provision.Resources, verbose bool, rate float64, now func() time.Time) (*bench, error) {
 	logger := slog.New(slog.DiscardHandler)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -214,8 +221,8 @@ func newBench(s *sim.Sim, course sim.Course, url string, cfg aws.Config, res pro
 	b := &bench{sim: s, course: course, sqs: q, queue: res.SyncQueueURL, gitlabTime: gitlabTime,
 		db: wiredDB(cfg), handOff: &countingQueue{Client: q}, mem: watchMemory(10 * time.Millisecond)}
 	st := store.Store{DB: b.db, Table: res.DataTable}
-	b.sched = &gpsync.Scheduler{GitLab: client, Store: st, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
-	b.worker = &gpsync.Worker{GitLab: client, Store: st, Queue: b.handOff, QueueURL: res.SyncQueueURL, Logger: logger, Now: time.Now}
+	b.sched = &gpsync.Scheduler{GitLab: client, Store: st, Queue: q, QueueURL: res.SyncQueueURL, Logger: logger, Now: now}
+	b.worker = &gpsync.Worker{GitLab: client, Store: st, Queue: b.handOff, QueueURL: res.SyncQueueURL, Logger: logger, Now: now}
 	return b, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -206,7 +207,12 @@ func FunctionRole(tb testing.TB, function string, res provision.Resources, opts 
 	}
 	cfg := AWSConfig(tb)
 	ctx := context.Background()
-	name := strings.TrimSuffix((function + "-" + Prefix(tb))[:min(64, len(function+"-"+Prefix(tb)))], "-")
+	// A name of its own in each run (IAM's limit is 64): a moto server
+	// kept between runs still holds the roles of the last one.
+	sfx := make([]byte, 4)
+	_, _ = rand.Read(sfx)
+	base, tail := function+"-"+Prefix(tb), "-"+hex.EncodeToString(sfx)
+	name := strings.TrimSuffix(base[:min(64-len(tail), len(base))], "-") + tail
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + adminARN + `"},"Action":"sts:AssumeRole"}]}`
 	if err := iamCall(ctx, cfg, url.Values{"Action": {"CreateRole"}, "RoleName": {name}, "AssumeRolePolicyDocument": {trust}}); err != nil {
 		tb.Fatalf("create role %s: %v", name, err)

@@ -34,6 +34,10 @@ type Project struct {
 	DefaultBranch  string    `json:"default_branch" dynamodbav:"default_branch"`
 	LastActivityAt time.Time `json:"last_activity_at" dynamodbav:"last_activity_at"`
 	Archived       bool      `json:"archived" dynamodbav:"archived"`
+	// UpdatedAt is GitLab's updated_at, which a push moves within five
+	// minutes (the scheduler's sign of new commits on any branch); read
+	// from the listing each run, never stored or served.
+	UpdatedAt time.Time `json:"-" dynamodbav:"-"`
 }
 
 // Person identifies who did something: a GitLab user when known, else the

@@ -47,6 +47,7 @@ func (w *Worker) takeHook(ctx context.Context, api *gl.Client, r *run, ppk strin
 		return err
 	}
 	r.t.HookN = m.N
+	r.state.HookAt = &r.start // this project's webhooks arrive
 	pid := r.t.ProjectID
 	members := false
 	for _, kind := range m.Kinds {

@@ -17,8 +17,8 @@ import (
 
 func (w *Worker) repo(ctx context.Context, api *gl.Client, r *run, ppk string) error {
 	// Members, inherited included (once per poll, not again in its
-	// continuations).
-	if !r.t.MembersDone {
+	// continuations), unless the scheduler saw no sign they changed.
+	if !r.t.MembersDone && !r.t.SkipMembers {
 		if w.stop(ctx, r) {
 			return errOutOfTime
 		}
@@ -53,12 +53,16 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 	}, nil); err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
-	return w.Store.Each(ctx, ppk, "MEMBER#", func(sk string, _ map[string]ddbtypes.AttributeValue) error {
+	if err := w.Store.Each(ctx, ppk, "MEMBER#", func(sk string, _ map[string]ddbtypes.AttributeValue) error {
 		if listed[sk] {
 			return nil
 		}
 		return w.Store.Delete(ctx, ppk, sk)
-	})
+	}); err != nil {
+		return err
+	}
+	r.state.MembersReadAt = &r.start // saved with the items, after the flush
+	return nil
 }
 
 func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {

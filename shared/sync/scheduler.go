@@ -49,9 +49,12 @@ type CourseResult struct {
 	RepoPolls int    `json:"repo_polls"`
 	// PipelineProbes counts the projects not polled whose pipelines were
 	// checked (one request each), PipelineReads those found changed.
-	PipelineProbes int    `json:"pipeline_probes"`
-	PipelineReads  int    `json:"pipeline_reads"`
-	Error          string `json:"error,omitempty"`
+	PipelineProbes int `json:"pipeline_probes"`
+	PipelineReads  int `json:"pipeline_reads"`
+	// PipelineProbesSkipped counts the projects whose webhooks work and
+	// whose hourly probe was not due: no request at all.
+	PipelineProbesSkipped int    `json:"pipeline_probes_skipped"`
+	Error                 string `json:"error,omitempty"`
 }
 
 // Summary is one scheduler run.
@@ -322,7 +325,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 			}
 			proj := gitpulse.Project{ID: p.ID, CourseID: course.ID, TeamID: team, Name: p.Name, Path: p.Path,
 				FullPath: p.PathWithNamespace, WebURL: p.WebURL, DefaultBranch: p.DefaultBranch,
-				LastActivityAt: val(p.LastActivityAt), Archived: p.Archived}
+				LastActivityAt: val(p.LastActivityAt), UpdatedAt: val(p.UpdatedAt), Archived: p.Archived}
 			projects[p.ID] = proj
 			if err := w.Put(ctx, store.Item{PK: pk, SK: store.ProjectSK(p.ID), Kind: "project", Value: proj}); err != nil {
 				return resp, err
@@ -418,6 +421,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	for _, st := range states {
 		byID[st.ProjectID] = st
 	}
+	probed := map[string]time.Time{}
 	for id, p := range projects {
 		st, ok := byID[id]
 		if !ok {
@@ -433,17 +437,34 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 		}
 		if NeedsRepoPoll(p, st, ok, start) {
 			task(id).Repo = true
-		} else if tasks[id] == nil || !tasks[id].Repo {
-			// No activity shows, but pipelines move none: ask GitLab.
-			if changed := s.pipelinesChanged(ctx, api, id, st); changed {
-				task(id).Pipelines = true
-				res.PipelineReads++
-			}
-			res.PipelineProbes++
 		}
-		if tasks[id] != nil && tasks[id].Repo {
+		members := NeedsMembers(p, st, ok, start)
+		switch t := tasks[id]; {
+		case t != nil && t.Repo:
+			t.SkipMembers = !members
 			res.RepoPolls++
+			probed[itoa(id)] = start
+		case members:
+			task(id).Members = true
 		}
+		if t := tasks[id]; t != nil && t.Repo {
+			continue
+		}
+		last, seen := state.Probed[itoa(id)]
+		if HooksWork(p, st) && seen && start.Sub(last) < hookProbeInterval {
+			// Its webhooks announce pipelines: no probe (one an hour
+			// still, for an event GitLab failed to deliver).
+			probed[itoa(id)] = last
+			res.PipelineProbesSkipped++
+			continue
+		}
+		// No activity shows, but pipelines move none: ask GitLab.
+		if changed := s.pipelinesChanged(ctx, api, id, st); changed {
+			task(id).Pipelines = true
+			res.PipelineReads++
+		}
+		res.PipelineProbes++
+		probed[itoa(id)] = start
 	}
 	if err := w.Flush(ctx); err != nil {
 		return err
@@ -460,6 +481,7 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	state.MRsAfter, state.IssuesAfter = newMRsAfter, newIssuesAfter
 	state.LastRun, state.LastSuccess, state.LastError, state.LastErrorAt = &start, &start, "", nil
 	state.Tasked = slices.Sorted(maps.Keys(tasks))
+	state.Probed = probed
 	return s.Store.Put(ctx, store.Item{PK: pk, SK: "STATE", Kind: "course_state", Value: state})
 }
 
@@ -476,20 +498,72 @@ func teamGroup(groups map[int64]*gl.Group, id, courseID int64) int64 {
 	}
 }
 
-// NeedsRepoPoll decides whether a project's members, commits and
-// pipelines must be read. GitLab moves last_activity_at on pushes, issue,
-// MR and comment events but at most once an hour, so an event at time t
-// shows as a last_activity_at within the hour before t. Skipping is
-// provably safe only when the last complete poll started more than an hour
-// after last_activity_at: anything newer would have moved it past the
-// poll. Pipelines are the exception: no pipeline change moves
-// last_activity_at (a retried job, a scheduled or "Run pipeline" run, a
-// status change), so a project not polled gets pipelinesChanged's probe.
+// The signs GitLab gives of a change, and how late they can be (checked
+// against app/models/event.rb): an event (push, issue, merge request,
+// comment, a member joining or leaving the project) moves last_activity_at
+// to its time unless the last move is less than activityInterval old
+// (reset_project_activity); a push, to any branch, moves updated_at to its
+// time unless the last push's move is less than pushInterval old
+// (set_last_repository_updated_at, touch_all). Pipelines move neither.
+const (
+	activityInterval = time.Hour
+	pushInterval     = 5 * time.Minute
+	// hookProbeInterval: a project whose webhooks work gets its pipelines
+	// probe once in this long.
+	hookProbeInterval = time.Hour
+)
+
+// NeedsRepoPoll decides whether a project's commits and pipelines must be
+// read. A push at t shows as an updated_at at or after t - pushInterval,
+// so commits are provably all read when the last complete poll started
+// more than pushInterval after updated_at. The hourly last_activity_at
+// adds one poll after each event it shows (a poll that started before it)
+// and one after the hour that followed it closed, which also covers a
+// GitLab that does not move updated_at on a push. So in the busy hour
+// after activity a project costs its pipelines probe and nothing more
+// (pipelinesChanged: no pipeline change moves either field).
 func NeedsRepoPoll(p gitpulse.Project, st ProjectState, known bool, now time.Time) bool {
 	if !known || st.RepoPolledAt == nil || st.CommitsUntil != nil {
 		return true
 	}
-	return !st.RepoPolledAt.After(p.LastActivityAt.Add(time.Hour))
+	if p.UpdatedAt.IsZero() { // a GitLab that does not list updated_at: the hourly rule alone
+		return !st.RepoPolledAt.After(p.LastActivityAt.Add(activityInterval))
+	}
+	return !st.RepoPolledAt.After(p.UpdatedAt.Add(pushInterval)) || afterEventOrHour(*st.RepoPolledAt, p.LastActivityAt, now)
+}
+
+// NeedsMembers decides whether a project's members must be read. Nothing
+// cheaper than the list proves they did not change: joining or leaving the
+// project is an event, shown by last_activity_at within the hour, and a
+// change in a group above it shows nowhere (a group Member Hook does, see
+// the README). So they are read after each event last_activity_at shows
+// and once after the hour that followed it closed: a change in the busy
+// hour lands within the hour, not on every sync of it.
+func NeedsMembers(p gitpulse.Project, st ProjectState, known bool, now time.Time) bool {
+	read := st.MembersReadAt
+	if read == nil {
+		read = st.RepoPolledAt // read with every poll, before MembersReadAt
+	}
+	if !known || read == nil {
+		return true
+	}
+	return afterEventOrHour(*read, p.LastActivityAt, now)
+}
+
+// afterEventOrHour: a read that started at read is out of date for a
+// project whose last_activity_at is last when an event came after it
+// started (last not before read), or when it started within the hour that
+// followed last and that hour has closed since (an event in that hour
+// moved nothing).
+func afterEventOrHour(read, last, now time.Time) bool {
+	closes := last.Add(activityInterval)
+	return !read.After(last) || (!read.After(closes) && now.After(closes))
+}
+
+// HooksWork reports whether the project's webhooks are known to work: a
+// webhook task ran after the latest change GitLab shows for it.
+func HooksWork(p gitpulse.Project, st ProjectState) bool {
+	return st.HookAt != nil && !st.HookAt.Before(p.UpdatedAt) && !st.HookAt.Before(p.LastActivityAt)
 }
 
 // pipelinesChanged asks GitLab, with one request, whether any pipeline of

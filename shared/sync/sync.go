@@ -25,7 +25,12 @@ import (
 type Task struct {
 	CourseID  int64 `json:"course_id"`
 	ProjectID int64 `json:"project_id"`
-	Repo      bool  `json:"repo,omitempty"` // members, commits, pipelines
+	Repo      bool  `json:"repo,omitempty"` // members (unless SkipMembers), commits, pipelines
+	// SkipMembers: a repository poll that leaves the members alone (the
+	// scheduler saw no sign they changed, see NeedsMembers).
+	SkipMembers bool `json:"skip_members,omitempty"`
+	// Members asks for the members only (no repository poll).
+	Members bool `json:"members,omitempty"`
 	// Pipelines asks for the pipelines only: the scheduler's probe saw a
 	// pipeline change in a project with no other sign of activity.
 	Pipelines bool    `json:"pipelines,omitempty"`
@@ -76,6 +81,12 @@ type ProjectState struct {
 	RunningPipelines int `json:"running_pipelines" dynamodbav:"running_pipelines"`
 	// RepoPolledAt is when the last complete repository poll started.
 	RepoPolledAt *time.Time `json:"repo_polled_at,omitempty" dynamodbav:"repo_polled_at,omitempty"`
+	// MembersReadAt is when the task that last read the members started
+	// (absent: they were read with each repository poll).
+	MembersReadAt *time.Time `json:"members_read_at,omitempty" dynamodbav:"members_read_at,omitempty"`
+	// HookAt is when the last webhook task of the project started: its
+	// webhooks are known to work while nothing GitLab shows is newer.
+	HookAt *time.Time `json:"hook_at,omitempty" dynamodbav:"hook_at,omitempty"`
 
 	// HandedBackTask and HandedBackPart: the last part this task (by its
 	// ScheduledAt) was handed back as. A delivery of an earlier part is a
@@ -103,6 +114,10 @@ type CourseState struct {
 	// the others it looked at and found unchanged (sync status counts
 	// that run as their last sync).
 	Tasked []int64 `json:"-" dynamodbav:"tasked,omitempty"`
+	// Probed is when each project's pipelines were last checked (a probe
+	// or a poll), by project id: a project whose webhooks work is probed
+	// at most hourly, the safety net for a lost pipeline event.
+	Probed map[string]time.Time `json:"-" dynamodbav:"probed,omitempty"`
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

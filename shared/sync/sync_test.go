@@ -40,12 +40,18 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, spec sim.CourseSpec) *harness {
+	return newHarnessAt(t, spec, time.Now)
+}
+
+// newHarnessAt is newHarness with the simulator, the scheduler and the
+// worker on the clock now.
+func newHarnessAt(t *testing.T, spec sim.CourseSpec, now func() time.Time) *harness {
 	t.Helper()
 	cfg := testenv.AWSConfig(t)
-	s, url := testenv.Sim(t)
+	s, url := testenv.Sim(t, sim.WithClock(now))
 	// Activity ends three hours ago: the quiet course of the incremental
 	// request-count goal.
-	spec.Start = time.Now().UTC().Add(-3*time.Hour).AddDate(0, 0, -7*max(spec.Weeks, 1))
+	spec.Start = now().UTC().Add(-3*time.Hour).AddDate(0, 0, -7*max(spec.Weeks, 1))
 	course := s.GenerateCourse(7, spec)
 	// Finish the pipelines still running: a project with running
 	// pipelines is polled until they finish.
@@ -72,8 +78,8 @@ func newHarness(t *testing.T, spec sim.CourseSpec) *harness {
 	// The scheduler and the worker run with their own roles (IAM enforced
 	// under make test); the test reads as the administrator.
 	sCfg, wCfg := testenv.FunctionConfig(t, "SyncSchedulerFunction", res), testenv.FunctionConfig(t, "SyncWorkerFunction", res)
-	h.sched = &gpsync.Scheduler{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(sCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(sCfg), QueueURL: h.queue, Logger: logger, Now: time.Now}
-	h.worker = &gpsync.Worker{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(wCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(wCfg), QueueURL: h.queue, Logger: logger, Now: time.Now, Margin: time.Second}
+	h.sched = &gpsync.Scheduler{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(sCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(sCfg), QueueURL: h.queue, Logger: logger, Now: now}
+	h.worker = &gpsync.Worker{GitLab: client, Store: store.Store{DB: dynamodb.NewFromConfig(wCfg), Table: res.DataTable}, Queue: sqs.NewFromConfig(wCfg), QueueURL: h.queue, Logger: logger, Now: now, Margin: time.Second}
 	return h
 }
 

@@ -346,6 +346,17 @@ func (w *Worker) work(ctx context.Context, r *run) error {
 	if r.t.Repo && st.CommitsUntil == nil && st.RepoPolledAt != nil && !st.RepoPolledAt.Before(r.t.ScheduledAt) {
 		r.t.Repo = false // a duplicate delivery: this poll is done already
 	}
+	if r.t.Members && !r.t.Repo {
+		if st.MembersReadAt == nil || st.MembersReadAt.Before(r.t.ScheduledAt) { // else a duplicate delivery
+			if w.stop(ctx, r) {
+				return errOutOfTime
+			}
+			if err := w.members(ctx, api, r, ppk); err != nil {
+				return err
+			}
+		}
+		r.t.Members = false
+	}
 	if r.t.Repo {
 		if err := w.repo(ctx, api, r, ppk); err != nil {
 			return err
