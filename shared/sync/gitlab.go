@@ -20,6 +20,24 @@ func withArchived(req *retryablehttp.Request) error {
 	return nil
 }
 
+// updatedAfter sets updated_after to t to the millisecond. client-go's
+// options encode a time with go-querystring, as RFC 3339 in whole seconds,
+// so an inclusive updated_after cursor would read again every item
+// updated in the cursor's second (a burst of a hundred merge requests
+// made one page more on each sync); GitLab parses the fraction (Grape's
+// DateTime). Nil leaves the parameter out.
+func updatedAfter(t *time.Time) gl.RequestOptionFunc {
+	return func(req *retryablehttp.Request) error {
+		if t == nil {
+			return nil
+		}
+		q := req.URL.Query()
+		q.Set("updated_after", t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		req.URL.RawQuery = q.Encode()
+		return nil
+	}
+}
+
 // perPage is GitLab's largest page: the fewest requests for a list.
 const perPage = 100
 

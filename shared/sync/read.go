@@ -143,8 +143,9 @@ func (w *Worker) pipelinesOfPoll(ctx context.Context, api *gl.Client, r *run, pp
 // probe asks for when it sees a pipeline change and nothing else.
 func (w *Worker) pipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {
 	pid, st := r.t.ProjectID, &r.state
-	popt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, UpdatedAfter: st.PipelinesAfter,
+	popt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage},
 		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+	after := updatedAfter(st.PipelinesAfter) // fixed for the read: the cursor moves as pages come
 	var stopped bool
 	err := pages(ctx, func(page int64) (*gl.Response, error) {
 		if w.stop(ctx, r) {
@@ -152,7 +153,7 @@ func (w *Worker) pipelines(ctx context.Context, api *gl.Client, r *run, ppk stri
 			return nil, errOutOfTime
 		}
 		popt.Page = page
-		ps, resp, err := api.Pipelines.ListProjectPipelines(pid, popt, gl.WithContext(ctx))
+		ps, resp, err := api.Pipelines.ListProjectPipelines(pid, popt, gl.WithContext(ctx), after)
 		for _, p := range ps {
 			pl := pipeline(p)
 			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl}); err != nil {

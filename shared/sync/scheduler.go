@@ -354,8 +354,8 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	newMRsAfter := state.MRsAfter
 	err = pages(ctx, func(page int64) (*gl.Response, error) {
 		opt := &gl.ListGroupMergeRequestsOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page},
-			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"), UpdatedAfter: state.MRsAfter}
-		mrs, resp, err := api.MergeRequests.ListGroupMergeRequests(course.ID, opt, gl.WithContext(ctx), withArchived)
+			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+		mrs, resp, err := api.MergeRequests.ListGroupMergeRequests(course.ID, opt, gl.WithContext(ctx), withArchived, updatedAfter(state.MRsAfter))
 		for _, m := range mrs {
 			if _, ok := projects[m.ProjectID]; !ok {
 				continue // a project shared into the course, not one of its own
@@ -388,8 +388,8 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 	newIssuesAfter := state.IssuesAfter
 	err = pages(ctx, func(page int64) (*gl.Response, error) {
 		opt := &gl.ListGroupIssuesOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page},
-			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"), UpdatedAfter: state.IssuesAfter}
-		is, resp, err := api.Issues.ListGroupIssues(course.ID, opt, gl.WithContext(ctx), withArchived)
+			State: gl.Ptr("all"), Scope: gl.Ptr("all"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+		is, resp, err := api.Issues.ListGroupIssues(course.ID, opt, gl.WithContext(ctx), withArchived, updatedAfter(state.IssuesAfter))
 		for _, i := range is {
 			if _, ok := projects[i.ProjectID]; !ok {
 				continue
@@ -577,14 +577,17 @@ func HooksWork(p gitpulse.Project, st ProjectState) bool {
 // worker's read then retries under the task's own error handling.
 func (s *Scheduler) pipelinesChanged(ctx context.Context, api *gl.Client, pid int64, st ProjectState) bool {
 	opt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: int64(min(perPage, len(st.PipelinesAtCursor)+1))},
-		UpdatedAfter: st.PipelinesAfter, OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
-	ps, _, err := api.Pipelines.ListProjectPipelines(pid, opt, gl.WithContext(ctx))
+		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc")}
+	ps, _, err := api.Pipelines.ListProjectPipelines(pid, opt, gl.WithContext(ctx), updatedAfter(st.PipelinesAfter))
 	if err != nil {
 		s.Logger.WarnContext(ctx, "pipeline probe failed: the worker reads the pipelines", "project_id", pid, "error", describeErr(err))
 		return true
 	}
 	for _, p := range ps {
 		pl := pipeline(p)
+		if st.PipelinesAfter != nil && pl.UpdatedAt.Before(*st.PipelinesAfter) {
+			continue // not news (a GitLab that reads the cursor to the second)
+		}
 		if st.PipelinesAfter == nil || pl.UpdatedAt.After(*st.PipelinesAfter) || !slices.Contains(st.PipelinesAtCursor, pl.ID) {
 			return true
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"time"
 )
 
 // Activity counts the changes AddActivity made.
@@ -26,9 +27,10 @@ func (a Activity) Total() int {
 	return a.Commits + a.MergeRequests + a.Notes + a.Approvals + a.Merges + a.Issues + a.ClosedIssues + a.Pipelines + a.FinishedPipelines
 }
 
-// AddActivity makes n random changes to a course's projects at the clock's
-// now, as students and the teacher would between two syncs: commits to the
-// default branch or an open merge request's branch, notes, approvals,
+// AddActivity makes n random changes to a course's projects from the
+// clock's now on, a millisecond apart, as students and the teacher would
+// between two syncs: commits to the default branch or an open merge
+// request's branch, notes, approvals,
 // merges, new merge requests, issues opened and closed, pipelines started
 // and finished (running ones first). Each change moves what GitLab moves
 // (updated_at, last_activity_at at most hourly). The same seed on the same
@@ -53,8 +55,12 @@ func (s *Sim) AddActivity(seed int64, course Course, n int) (Activity, error) {
 		return act, fmt.Errorf("add activity: course %q has no team with projects and students", course.Path)
 	}
 	g := &gen{s: s, r: rand.New(rand.NewPCG(uint64(seed), 0xa5a5a5a5a5a5a5a5))}
-	now := stamp(s.now())
-	for range n {
+	start := stamp(s.now())
+	for i := range n {
+		// A millisecond apart, as changes by many people are: no two
+		// share an updated_at, so no list cursor meets a crowd at its
+		// boundary.
+		now := start.Add(time.Duration(i) * time.Millisecond)
 		team := teams[g.r.IntN(len(teams))]
 		p := s.projects[pickInt(g.r, team.ProjectIDs)]
 		d := s.data[p.ID]
