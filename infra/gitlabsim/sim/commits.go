@@ -204,9 +204,6 @@ func (d *projectData) branchLocked(name string) *branch {
 	}
 	main := d.branches[defaultBranch]
 	br := &branch{name: name, head: main.head}
-	if c := d.bySHA[main.head]; c != nil {
-		br.base = c.CommittedDate
-	}
 	d.branches[name] = br
 	return br
 }

@@ -60,7 +60,8 @@ func (rq *readReq) commitJSON(p *Project, c *Commit, withStats bool) commitJSON 
 }
 
 // listCommits answers GET /projects/:id/repository/commits, newest first
-// (by committed date, as git log): the commits ref_name reaches (default:
+// (by committed date, as git log): the commits ref_name reaches (a branch,
+// a SHA, or a range A..B: what B reaches and A does not; default:
 // the default branch; for another branch, its own commits and the
 // default-branch history up to where it started), every branch's with
 // all=true, only the default branch's first-parent chain (pushes and merge
@@ -94,22 +95,38 @@ func (s *Sim) listCommits(rq *readReq) (any, *apiError) {
 	switch br := d.branches[ref]; {
 	case all:
 		src = d.commits
+	case br == nil && !all:
+		// A revision: a SHA (or a prefix of 7 or more) or a range A..B,
+		// as git log takes it (ref_name goes to Gitaly as a revision):
+		// what B reaches and A does not, in committed-date order. An
+		// unknown side gives an empty list, as an unknown ref does
+		// (first_parent is not applied to a revision).
+		in := d.revision(ref)
+		src = d.commits
+		keep = func(c *Commit) bool { return in[c.SHA] }
 	case ref == defaultBranch:
 		src = d.reachable
 		if firstParent {
 			keep = func(c *Commit) bool { return c.Branch == defaultBranch }
 		}
-	case br != nil:
-		// The branch's own commits, and the default branch's history up to
-		// where the branch started.
-		src = d.commits
-		keep = func(c *Commit) bool {
-			older := !c.CommittedDate.After(br.base)
-			if firstParent {
-				return c.Branch == ref || (c.Branch == defaultBranch && older)
+	default:
+		// Another branch: what its head reaches, walked through the
+		// parents as git log walks it (merges from the default branch
+		// included), or with first_parent only its first parents.
+		in := map[string]bool{}
+		if firstParent {
+			for c := d.bySHA[br.head]; c != nil && !in[c.SHA]; {
+				in[c.SHA] = true
+				if len(c.ParentIDs) == 0 {
+					break
+				}
+				c = d.bySHA[c.ParentIDs[0]]
 			}
-			return c.Branch == ref || (c.OnDefaultBranch && older)
+		} else {
+			in = d.revision(ref)
 		}
+		src = d.commits
+		keep = func(c *Commit) bool { return in[c.SHA] }
 	}
 	var commits []*Commit
 	for _, c := range slices.Backward(commitRange(src, since, until)) {

@@ -73,9 +73,6 @@ type GroupInfo struct {
 type branch struct {
 	name string
 	head string // SHA of the newest commit; "" for an empty repository
-	// base is the committed date of the default-branch commit the branch
-	// started from.
-	base time.Time
 	// commits are the commits pushed to the branch, oldest first.
 	commits []*Commit
 	// mr is the newest merge request from this branch.

@@ -30,6 +30,7 @@ func (s *Sim) courseRoutes(m *http.ServeMux) {
 	get("projects/{id}", s.getProject)
 	get("projects/{id}/members", s.listMembers(KindProject, false))
 	get("projects/{id}/members/all", s.listMembers(KindProject, true))
+	get("projects/{id}/repository/branches", s.listBranches)
 	get("projects/{id}/repository/commits", s.listCommits)
 	get("projects/{id}/repository/commits/{sha}", s.getCommit)
 	get("projects/{id}/merge_requests", s.listMRs(false))
