@@ -371,7 +371,7 @@ func compareWithSim(t *testing.T, sc *testenv.SyncedCourse) {
 		for _, c := range storeItems[gitpulse.Commit](t, sc, pid, "COMMIT#") {
 			commits[c.SHA] = true
 		}
-		truth := s.Commits(pid)
+		truth := s.AllCommits(pid)
 		for _, c := range truth {
 			if !commits[c.SHA] {
 				t.Errorf("project %d: commit %s not stored", pid, c.ShortID())

@@ -29,6 +29,7 @@ const (
 	epGroupIssues = "GET /api/v4/groups/:id/issues"
 	epMembers     = "GET /api/v4/projects/:id/members/all"
 	epCommits     = "GET /api/v4/projects/:id/repository/commits"
+	epBranches    = "GET /api/v4/projects/:id/repository/branches"
 	epPipelines   = "GET /api/v4/projects/:id/pipelines"
 	epNotes       = "GET /api/v4/projects/:id/merge_requests/:merge_request_iid/notes"
 	epApprovals   = "GET /api/v4/projects/:id/merge_requests/:merge_request_iid/approvals"
@@ -84,6 +85,11 @@ type projectTruth struct {
 	mrsChanged, mergedChanged, notePagesChanged int
 	issuesChanged, pipelinesChanged             int
 	notesChanged                                int // notes created or edited
+	// Commits of every branch, by SHA: whether the default branch reaches
+	// it, and the branch it was pushed to; the branches with their heads.
+	onDefault map[string]bool
+	pushedTo  map[string]string
+	branches  []sim.BranchInfo
 }
 
 // truth is a course's data as the simulator holds it: the reference for
@@ -108,12 +114,15 @@ func readTruth(s *sim.Sim, c sim.Course, since time.Time) truth {
 	for _, pid := range c.ProjectIDs {
 		p := projectTruth{active: since.IsZero()}
 		p.members = len(s.Members(pid))
-		for _, cm := range s.Commits(pid) {
+		p.onDefault, p.pushedTo = map[string]bool{}, map[string]string{}
+		for _, cm := range s.AllCommits(pid) {
 			p.commits++
+			p.onDefault[cm.SHA], p.pushedTo[cm.SHA] = cm.OnDefaultBranch, cm.Branch
 			if seen(cm.CommittedDate) {
 				p.active = true
 			}
 		}
+		p.branches = s.Branches(pid)
 		for _, m := range s.MergeRequests(pid) {
 			p.mrs++
 			p.notes += len(m.Notes)
@@ -204,7 +213,8 @@ func lowerBound(prev, t truth) map[string]int {
 	for pid, p := range t.projects {
 		if p.active {
 			lb[epMembers] += pagesCounted(p.members)
-			lb[epCommits] += pagesUncounted(p.commits - prev.projects[pid].commits)
+			lb[epBranches] += pagesCounted(len(p.branches))
+			lb[epCommits] += rangePages(prev.projects[pid], p)
 			lb[epPipelines] += pagesCounted(p.pipelinesChanged)
 		} else if len(prev.projects) > 0 {
 			lb[epPipelines]++ // the probe that proves no pipeline changed
@@ -214,6 +224,48 @@ func lowerBound(prev, t truth) map[string]int {
 		lb[epClosesIssue] += p.mergedChanged
 	}
 	return lb
+}
+
+// rangePages is the commits requests of a project's poll from prev to p:
+// per branch whose head moved (the default one, or one not merged) its
+// range old..new, the commits it gained: on the default branch those it
+// reaches now and did not before, on another the commits pushed to it
+// that it did not have.
+func rangePages(prev, p projectTruth) int {
+	old := map[string]string{}
+	for _, b := range prev.branches {
+		old[b.Name] = b.Head
+	}
+	n := 0
+	for _, b := range p.branches {
+		if old[b.Name] == b.Head || b.Merged {
+			continue
+		}
+		gained := 0
+		for sha, on := range p.onDefault {
+			_, had := prev.onDefault[sha]
+			switch {
+			case b.Default && on && !prev.onDefault[sha]:
+				gained++
+			case !b.Default && !on && p.pushedTo[sha] == b.Name && !had:
+				gained++
+			}
+		}
+		n += pagesUncounted(gained)
+	}
+	return n
+}
+
+// commitsChanged is the commit items a sync from prev to p must write:
+// the new ones and those the default branch reaches now and did not.
+func commitsChanged(prev, p projectTruth) int {
+	n := 0
+	for sha, on := range p.onDefault {
+		if was, had := prev.onDefault[sha]; !had || (on && !was) {
+			n++
+		}
+	}
+	return n
 }
 
 // printCourse prints the generated course's size and checks it against
@@ -236,7 +288,7 @@ func printCourse(c sim.Course, t truth, finished int) {
 	row("projects", len(t.projects), minProjects)
 	row("descendant groups", t.groups, 0)
 	row("members (all projects)", members, 0)
-	row("commits (default br.)", commits, minCommits)
+	row("commits (all branches)", commits, minCommits)
 	row("merge requests", mrs, minMRs)
 	row("MR notes", notes, 0)
 	row("issues", issues, minIssues)

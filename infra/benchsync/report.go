@@ -39,14 +39,16 @@ func ratio(a, b int64) float64 {
 // The lower bounds, explained.
 const (
 	fullBoundNote = `  lower bound: every list read at 100 a page (descendant groups, group projects, group MRs and
-  issues; per project members/all, commits, pipelines), ceil(n/100) and at least 1 for the counted
-  lists; plus per MR its notes pages, 1 approvals call, and 1 closes_issues call if merged. The
+  issues; per project members/all, branches, pipelines, and the commits of the default branch
+  and of each branch not merged into it), ceil(n/100) and at least 1 for the counted lists;
+  plus per MR its notes pages, 1 approvals call, and 1 closes_issues call if merged. The
   commits list is not counted (no X-Total) and a full last page advertises a next page, so n
   commits cost floor(n/100)+1 requests, as GitLab forces them. Resolving the course path
   (GET /groups/:id) is not part of the bound.`
 	activityBoundNote = `  lower bound: the same reads for the changes only: the group lists of the changed MRs and
-  issues; per project with any change its members, floor(new commits/100)+1 commits pages and
-  its changed pipelines, per project without one 1 pipelines probe (no pipeline change moves
+  issues; per project with any change its members, its branches, per branch whose head moved
+  (the default one, or one not merged) floor(commits it gained/100)+1 commits pages, and its
+  changed pipelines; per project without one 1 pipelines probe (no pipeline change moves
   last_activity_at, so nothing cheaper proves there is none); per changed MR its notes pages, approvals and (merged) closes_issues.`
 )
 

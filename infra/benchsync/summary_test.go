@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -107,14 +108,29 @@ func TestRealisticWallTime(t *testing.T) {
 	}
 }
 
+// commitsOn is n commits by SHA ("c<i>" from i = from), each on the
+// default branch or not.
+func commitsOn(from, n int, onDefault bool, into map[string]bool) map[string]bool {
+	if into == nil {
+		into = map[string]bool{}
+	}
+	for i := from; i < from+n; i++ {
+		into[fmt.Sprintf("c%d", i)] = onDefault
+	}
+	return into
+}
+
 func TestMustWrite(t *testing.T) {
+	// Project 1 gains 123 commits, and 5 branch commits reach the default
+	// branch (a merge): 128 commit items to write.
 	prev := truth{projects: map[int]projectTruth{
-		1: {members: 4, commits: 20328, mrs: 10},
-		2: {members: 3, commits: 50},
+		1: {members: 4, commits: 20328, mrs: 10, onDefault: commitsOn(5, 20323, true, commitsOn(0, 5, false, nil))},
+		2: {members: 3, commits: 50, onDefault: commitsOn(0, 50, true, nil)},
 	}}
 	now := truth{projects: map[int]projectTruth{
-		1: {members: 4, commits: 20456, mrs: 11, active: true, mrsChanged: 1, notesChanged: 2, issuesChanged: 1, pipelinesChanged: 3},
-		2: {members: 3, commits: 50},
+		1: {members: 4, commits: 20451, mrs: 11, active: true, mrsChanged: 1, notesChanged: 2, issuesChanged: 1, pipelinesChanged: 3,
+			onDefault: commitsOn(0, 20451, true, nil)},
+		2: {members: 3, commits: 50, onDefault: commitsOn(0, 50, true, nil)},
 	}}
 	got := mustWrite(prev, now)
 	want := map[string]int{"commit": 128, "merge_request": 1, "merge_request_extra": 1, "note": 2, "issue": 1, "pipeline": 3,
@@ -131,7 +147,8 @@ func TestMustWrite(t *testing.T) {
 	if n := writeFloor(sum(got)); n != 7 {
 		t.Errorf("floor: got %d batches, want ceil(151/25) = 7", n)
 	}
-	full := mustWrite(truth{}, truth{groups: 1, projects: map[int]projectTruth{1: {members: 4, commits: 100, mrs: 2, mrsChanged: 2, active: true}}})
+	full := mustWrite(truth{}, truth{groups: 1, projects: map[int]projectTruth{1: {members: 4, commits: 100, mrs: 2, mrsChanged: 2, active: true,
+		onDefault: commitsOn(0, 90, true, commitsOn(90, 10, false, nil))}}})
 	if full["member"] != 4 || full["commit"] != 100 || full["merge_request"] != 2 || full["team"] != 1 {
 		t.Errorf("full sync: got %v, want every member, commit, merge request and team", full)
 	}

@@ -14,7 +14,8 @@ const batchSize = 25
 // mustWrite is the items a sync has to write to take the store from prev
 // (empty for a full sync) to t, counted from the simulator's data, not
 // from what the sync chose to write, by kind:
-//   - what GitLab changed: new commits, new or updated merge requests
+//   - what GitLab changed: new commits and those a merge brought to the
+//     default branch, new or updated merge requests
 //     (each with its merge_request_extra), notes, issues and pipelines,
 //     and the difference in members;
 //   - per project with any change its derived items: the project (its
@@ -41,7 +42,7 @@ func mustWrite(prev, t truth) map[string]int {
 		} else {
 			n["member"] += max(p.members-q.members, q.members-p.members)
 		}
-		n["commit"] += p.commits - q.commits
+		n["commit"] += commitsChanged(q, p)
 		n["merge_request"] += p.mrsChanged
 		n["merge_request_extra"] += p.mrsChanged
 		n["note"] += p.notesChanged

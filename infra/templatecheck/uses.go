@@ -113,6 +113,7 @@ var Uses = map[string][]Use{
 		Use{Action: "secretsmanager:ListSecretVersionIds", Resource: "${GitLabTokenSecretArn}", Why: "secrets.Provider: readers' fallback", Untested: tokenFromEnv},
 		Use{Action: "dynamodb:GetItem", Resource: "${DataTable.Arn}", Why: "cursors, records"},
 		Use{Action: "dynamodb:Query", Resource: "${DataTable.Arn}", Why: "a project's items (aggregate, read model)"},
+		Use{Action: "dynamodb:BatchGetItem", Resource: "${DataTable.Arn}", Why: "the stored commits of a page read, so that one unchanged is not written again (read.go)"},
 		Use{Action: "dynamodb:PutItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "state, records"},
 		Use{Action: "dynamodb:BatchWriteItem", Resource: "${DataTable.Arn}", Keys: syncKeys, Why: "synced items"},
 		Use{Action: "dynamodb:DeleteItem", Resource: "${DataTable.Arn}", Keys: append(slices.Clone(syncKeys), hookKeys...), Why: "a member who left, a team's moved project (worker.go, readmodel.go); a webhook task's marker (hookmarker.go)"},

@@ -303,7 +303,7 @@ func TestDataAPI(t *testing.T) {
 			others += id.Commits
 		}
 		for _, pid := range f.sc.Course.ProjectIDs {
-			for _, c := range f.sc.Sim.Commits(pid) {
+			for _, c := range f.sc.Sim.AllCommits(pid) {
 				if c.AuthorID == f.sc.Course.TeacherID && len(c.ParentIDs) < 2 {
 					others++
 				}

@@ -88,6 +88,36 @@ func (f *filter) eq(value string, paths ...string) {
 	f.conds = append(f.conds, cond)
 }
 
+// contains adds "the list at path holds value" (nothing for "").
+func (f *filter) contains(value, path string) {
+	if value == "" {
+		return
+	}
+	f.add(path, &ddbtypes.AttributeValueMemberS{Value: value}, func(ref, v string) string { return "contains(" + ref + ", " + v + ")" })
+}
+
+// is adds "the boolean at path is value" (an absent one is false).
+func (f *filter) is(value bool, path string) {
+	f.add(path, &ddbtypes.AttributeValueMemberBOOL{Value: true}, func(ref, v string) string {
+		if value {
+			return ref + " = " + v
+		}
+		return "(attribute_not_exists(" + ref + ") OR " + ref + " <> " + v + ")"
+	})
+}
+
+// add names path and value and appends the condition cond makes of them.
+func (f *filter) add(path string, value ddbtypes.AttributeValue, cond func(ref, v string) string) {
+	if f.names == nil {
+		f.names, f.values = map[string]string{}, map[string]ddbtypes.AttributeValue{}
+	}
+	v := ":v" + strconv.Itoa(len(f.values))
+	f.values[v] = value
+	n := "#n" + strconv.Itoa(len(f.names))
+	f.names[n] = path
+	f.conds = append(f.conds, cond(n, v))
+}
+
 func splitPath(p string) []string {
 	var parts []string
 	start := 0
@@ -168,13 +198,29 @@ func decode[T any](items []map[string]ddbtypes.AttributeValue) ([]T, error) {
 	return out, nil
 }
 
+// listCommits lists a project's commits of every branch; branch keeps
+// those read from that branch, on_default_branch=true those the default
+// branch reaches (what was merged), false the others.
 func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) error {
-	author, err := textParam(r.URL.Query(), "author")
+	q := r.URL.Query()
+	author, err := textParam(q, "author")
+	if err != nil {
+		return err
+	}
+	branch, err := textParam(q, "branch")
+	if err != nil {
+		return err
+	}
+	merged, err := enumParam(q, "on_default_branch", "true", "false")
 	if err != nil {
 		return err
 	}
 	f := &filter{}
 	f.eq(author, "author_email", "author_name")
+	f.contains(branch, "branches")
+	if merged != "" {
+		f.is(merged == "true", "on_default")
+	}
 	return projectList[gitpulse.Commit](s, w, r, "COMMIT", true, f)
 }
 

@@ -53,7 +53,7 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/api/v1/courses/{id}/teams/{team}/weekly", Role: reader, Params: timeRange, handle: s.teamWeekly},
 
 		{Method: "GET", Pattern: "/api/v1/projects/{id}", Role: reader, handle: s.getProject},
-		{Method: "GET", Pattern: "/api/v1/projects/{id}/commits", Role: reader, Params: params(page, timeRange, []string{"author"}), handle: s.listCommits},
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/commits", Role: reader, Params: params(page, timeRange, []string{"author", "branch", "on_default_branch"}), handle: s.listCommits},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/merge_requests", Role: reader, Params: params(page, timeRange, []string{"author", "state"}), handle: s.listMergeRequests},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/issues", Role: reader, Params: params(page, timeRange, []string{"author", "state"}), handle: s.listIssues},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/pipelines", Role: reader, Params: params(page, timeRange, []string{"status", "ref"}), handle: s.listPipelines},

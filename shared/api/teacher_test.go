@@ -50,7 +50,7 @@ func (tr truth) days(id int, projects []int) map[string]bool {
 	days := map[string]bool{}
 	add := func(t time.Time) { days[t.UTC().Format(time.DateOnly)] = true }
 	for _, pid := range projects {
-		for _, c := range tr.s.Commits(pid) {
+		for _, c := range tr.s.AllCommits(pid) {
 			if c.AuthorID == id && len(c.ParentIDs) < 2 {
 				add(c.AuthoredDate)
 			}
@@ -112,12 +112,12 @@ func (tr truth) reviews(projects []int) map[string][3]int {
 	return out
 }
 
-// commitsOf counts the non-merge default-branch commits of user id or of
+// commitsOf counts the non-merge commits (every branch) of user id or of
 // the given author e-mails.
 func (tr truth) commitsOf(id int, emails ...string) int {
 	n := 0
 	for _, pid := range tr.sc.ProjectIDs {
-		for _, c := range tr.s.Commits(pid) {
+		for _, c := range tr.s.AllCommits(pid) {
 			if len(c.ParentIDs) < 2 && (c.AuthorID == id && id != 0 || slices.Contains(emails, strings.ToLower(c.AuthorEmail))) {
 				n++
 			}

@@ -76,6 +76,11 @@ type Commit struct {
 	// AuthorID is the member the author maps to (by name or e-mail), 0
 	// when none does.
 	AuthorID int64 `json:"author_id,omitempty" dynamodbav:"author_id,omitempty"`
+	// Branches are the branches the commit was read from (each commit is
+	// stored once), sorted; OnDefaultBranch says whether the default
+	// branch reaches it (merged work).
+	Branches        []string `json:"branches" dynamodbav:"branches"`
+	OnDefaultBranch bool     `json:"on_default_branch" dynamodbav:"on_default"`
 }
 
 // MergeRequest is a merge request with who did what on it.

@@ -51,6 +51,7 @@ import (
 type DB interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -197,6 +198,47 @@ func (s Store) Get(ctx context.Context, pk, sk string, v any) error {
 		return ErrNotFound
 	}
 	return attributevalue.UnmarshalMap(out.Item, v)
+}
+
+// maxBatchGet is BatchGetItem's largest batch of keys.
+const maxBatchGet = 100
+
+// GetMany reads the items of partition pk with the sort keys sks (any
+// number; 100 a BatchGetItem, consistent reads), calling fn for each one
+// found, in no particular order. Keys DynamoDB leaves unprocessed (a
+// throttle) are asked again with a growing pause until ctx ends.
+func (s Store) GetMany(ctx context.Context, pk string, sks []string, fn func(sk string, item map[string]ddbtypes.AttributeValue) error) error {
+	for start := 0; start < len(sks); start += maxBatchGet {
+		keys := make([]map[string]ddbtypes.AttributeValue, 0, maxBatchGet)
+		for _, sk := range sks[start:min(start+maxBatchGet, len(sks))] {
+			keys = append(keys, map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "sk": &ddbtypes.AttributeValueMemberS{Value: sk}})
+		}
+		req := map[string]ddbtypes.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return fmt.Errorf("read %d items of %s: %w", len(keys), pk, err)
+			}
+			for _, item := range out.Responses[s.Table] {
+				sk, _ := item["sk"].(*ddbtypes.AttributeValueMemberS)
+				if sk == nil {
+					continue
+				}
+				if err := fn(sk.Value, item); err != nil {
+					return err
+				}
+			}
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("read items of %s: %w", pk, ctx.Err())
+				case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Delete removes one item; deleting an absent item is not an error.

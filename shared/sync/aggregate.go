@@ -43,11 +43,13 @@ type aggAcc struct {
 }
 
 // commitGroup is the non-merge commits of one author name and e-mail on
-// one (UTC) day.
+// one (UTC) day, of every branch; NDefault those the default branch
+// reaches.
 type commitGroup struct {
 	Name, Email, Day string
 	MinSHA           string // the first of them in sort-key order
 	N, Add, Del      int
+	NDefault         int `json:",omitempty"`
 	First, Last      time.Time
 }
 
@@ -126,6 +128,9 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 			a.Commits[key] = g
 		}
 		g.N, g.Add, g.Del = g.N+1, g.Add+c.Additions, g.Del+c.Deletions
+		if c.OnDefaultBranch {
+			g.NDefault++
+		}
 		if c.SHA < g.MinSHA {
 			g.MinSHA = c.SHA
 		}
@@ -323,10 +328,12 @@ func (a *aggAcc) result(pc People) Aggregates {
 			}
 		}
 		agg.Project.Commits += g.N
+		agg.Project.DefaultBranchCommits += g.NDefault
 		agg.Project.Additions += g.Add
 		agg.Project.Deletions += g.Del
 		agg.Project.CommitsByDay[g.Day] += g.N
 		ps.Commits, ps.Additions, ps.Deletions = ps.Commits+g.N, ps.Additions+g.Add, ps.Deletions+g.Del
+		ps.DefaultBranchCommits += g.NDefault
 		if ps.CommitsByDay == nil {
 			ps.CommitsByDay = map[string]int{}
 		}

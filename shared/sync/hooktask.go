@@ -70,9 +70,7 @@ func (w *Worker) takeHook(ctx context.Context, api *gl.Client, r *run, ppk strin
 			return err
 		}
 		if item.State == "merged" && slices.Contains(m.Kinds, HookMerge) {
-			// As the scheduler does for a merge it sees.
-			from := item.CreatedAt.AddDate(0, 0, -7)
-			r.t.CommitsFrom, r.t.Repo = earlier(r.t.CommitsFrom, from), true
+			r.t.Repo = true // as the scheduler does for a merge it sees
 		}
 		if !slices.Contains(r.t.MRs, iid) {
 			r.t.MRs = append(r.t.MRs, iid)

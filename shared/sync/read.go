@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/gitpulse/gitpulse/shared/gitpulse"
@@ -65,65 +66,190 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 	return nil
 }
 
+// commitsAndPipelines reads the commits of every branch, then the
+// pipelines. GitLab lists the branches with their heads (one request per
+// 100); a branch whose head moved since the last complete read is read as
+// the revision range old..new (ref_name takes a git revision, lib/api/
+// commits.rb), which lists exactly the commits pushed since, merges and
+// their branches' commits included, whatever their dates: no read back,
+// and nothing the committed-date cursor of a since= read would miss. A new
+// branch is read as <default head>..<head>, the default branch the first
+// time in full, and a merged branch not at all (its commits are the
+// default branch's). A read cut short keeps its range and page.
 func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run, ppk string) error {
-	pid := r.t.ProjectID
-
-	// Commits on the default branch, newest first, since the cursor. A
-	// read cut short keeps how far down it got (CommitsUntil) and the
-	// newest commit it saw (CommitsMax); the next part reads the rest.
-	st := &r.state
 	if r.t.CommitsDone {
-		// The commit read of this poll completed in an earlier part:
-		// starting it again would read the newest page each part and
-		// never reach the pipelines.
+		// The commit read of this poll completed in an earlier part.
 		return w.pipelinesOfPoll(ctx, api, r, ppk)
 	}
-	if st.CommitsUntil == nil { // a new read, not the rest of a cut-short one
-		st.CommitsFrom = st.CommitsSince
-		if r.t.CommitsFrom != nil && st.CommitsFrom != nil {
-			st.CommitsFrom = earlier(st.CommitsFrom, *r.t.CommitsFrom)
+	branches, def, err := w.branches(ctx, api, r)
+	if err != nil {
+		return err
+	}
+	st := &r.state
+	if st.Heads == nil {
+		st.Heads = map[string]string{}
+	}
+	defHead := ""
+	listed := map[string]bool{}
+	for _, b := range branches {
+		listed[b.Name] = true
+		if b.Name == def {
+			defHead = b.Commit.ID
 		}
 	}
-	opt := &gl.ListCommitsOptions{ListOptions: gl.ListOptions{PerPage: perPage}, WithStats: gl.Ptr(true), Since: st.CommitsFrom, Until: st.CommitsUntil}
-	var stopped bool
-	err := pages(ctx, func(page int64) (*gl.Response, error) {
-		if w.stop(ctx, r) {
-			stopped = true
-			return nil, errOutOfTime
+	for _, b := range branches {
+		head := b.Commit.ID
+		if st.Heads[b.Name] == head {
+			continue
 		}
-		opt.Page = page
-		cs, resp, err := api.Commits.ListCommits(pid, opt, gl.WithContext(ctx))
-		for _, c := range cs {
-			// GitLab writes a commit's dates with the offset it was made
-			// with ("2026-11-30T00:30:00.000+02:00"); val keeps the
-			// instant, in UTC, so that the item, its sort key and the
-			// cursors hold no offset.
-			cm := gitpulse.Commit{SHA: c.ID, Title: c.Title, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthoredAt: val(c.AuthoredDate),
-				Merge: len(c.ParentIDs) > 1}
-			if c.Stats != nil {
-				cm.Additions, cm.Deletions = int(c.Stats.Additions), int(c.Stats.Deletions)
+		if b.Merged && b.Name != def {
+			// The default branch reaches its head: its commits are read
+			// there (GitLab's merged, repository.merged_to_root_ref?).
+			st.Heads[b.Name] = head
+			continue
+		}
+		ref := head
+		switch old := st.Heads[b.Name]; {
+		case old != "":
+			ref = old + ".." + head
+		case b.Name != def && defHead != "":
+			ref = defHead + ".." + head
+		}
+		if err := w.readRange(ctx, api, r, ppk, b.Name, b.Name == def, ref, head); err != nil {
+			return err
+		}
+		st.Heads[b.Name] = head
+	}
+	for name := range st.Heads {
+		if !listed[name] {
+			delete(st.Heads, name) // deleted: its commits stay, with its name
+		}
+	}
+	r.t.CommitsDone = true
+	return w.pipelinesOfPoll(ctx, api, r, ppk)
+}
+
+// branches lists the project's branches (default first, then by name)
+// and names the default one.
+func (w *Worker) branches(ctx context.Context, api *gl.Client, r *run) ([]*gl.Branch, string, error) {
+	var out []*gl.Branch
+	def := ""
+	err := pages(ctx, func(page int64) (*gl.Response, error) {
+		bs, resp, err := api.Branches.ListBranches(r.t.ProjectID, &gl.ListBranchesOptions{ListOptions: gl.ListOptions{PerPage: perPage, Page: page}}, gl.WithContext(ctx))
+		for _, b := range bs {
+			if b == nil || b.Commit == nil || b.Commit.ID == "" {
+				continue
 			}
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", At: store.At("COMMIT", cm.AuthoredAt, c.ID), Value: cm}); err != nil {
-				return resp, err
+			if b.Default {
+				def = b.Name
 			}
-			committed := val(c.CommittedDate)
-			st.CommitsMax = later(st.CommitsMax, committed)
-			if st.CommitsUntil == nil || committed.Before(*st.CommitsUntil) {
-				u := committed
-				st.CommitsUntil = &u
-			}
+			out = append(out, b)
 		}
 		return resp, err
 	}, nil)
-	if stopped || err != nil {
+	if err != nil {
+		return nil, "", fmt.Errorf("list branches: %w", err)
+	}
+	slices.SortFunc(out, func(a, b *gl.Branch) int {
+		if a.Default != b.Default {
+			if a.Default {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, def, nil
+}
+
+// readRange reads one branch's range a page at a time and stores its
+// commits (storeCommits). Short of time it records the range and page
+// (state.Reading) and returns errOutOfTime, as on an error.
+func (w *Worker) readRange(ctx context.Context, api *gl.Client, r *run, ppk, branch string, isDefault bool, ref, head string) error {
+	st := &r.state
+	page := int64(1)
+	if rd := st.Reading; rd != nil && rd.Branch == branch && rd.Ref == ref && rd.Page > 0 {
+		page = rd.Page
+	}
+	opt := &gl.ListCommitsOptions{ListOptions: gl.ListOptions{PerPage: perPage}, RefName: gl.Ptr(ref), WithStats: gl.Ptr(true)}
+	for {
+		st.Reading = &BranchRead{Branch: branch, Ref: ref, Head: head, Page: page}
+		if w.stop(ctx, r) {
+			return errOutOfTime
+		}
+		opt.Page = page
+		cs, resp, err := api.Commits.ListCommits(r.t.ProjectID, opt, gl.WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("list commits of %s: %w", branch, err)
+		}
+		if err := w.storeCommits(ctx, r, ppk, cs, branch, isDefault); err != nil {
+			return err
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		page = resp.NextPage
+	}
+	st.Reading = nil
+	return nil
+}
+
+// storeCommits writes a page of commits read from branch, each once: a
+// commit stored already is written again only when this branch is new to
+// it (its branch names change, or it reached the default branch), so a
+// merge's range rewrites nothing but the commits it brings to the default
+// branch. The stored items are read with one BatchGetItem a page; what
+// this task wrote already (and may still be buffered) comes from r.seen.
+func (w *Worker) storeCommits(ctx context.Context, r *run, ppk string, cs []*gl.Commit, branch string, isDefault bool) error {
+	if r.seen == nil {
+		r.seen = map[string]commitMark{}
+	}
+	var ask []string
+	for _, c := range cs {
+		if _, ok := r.seen[c.ID]; !ok {
+			ask = append(ask, "COMMIT#"+c.ID)
+		}
+	}
+	if err := w.Store.GetMany(ctx, ppk, ask, func(sk string, item map[string]ddbtypes.AttributeValue) error {
+		old, err := unmarshal[gitpulse.Commit](item)
+		if err != nil {
+			return fmt.Errorf("read stored commit %s: %w", sk, err)
+		}
+		r.seen[old.SHA] = commitMark{branches: old.Branches, onDefault: old.OnDefaultBranch, stored: true}
+		return nil
+	}); err != nil {
 		return err
 	}
-	if st.CommitsMax != nil {
-		st.CommitsSince = later(st.CommitsSince, *st.CommitsMax)
+	for _, c := range cs {
+		m := r.seen[c.ID]
+		if m.stored && slices.Contains(m.branches, branch) && (m.onDefault || !isDefault) {
+			continue // unchanged
+		}
+		m.branches = append(slices.Clone(m.branches), branch)
+		slices.Sort(m.branches)
+		m.branches = slices.Compact(m.branches)
+		m.onDefault, m.stored = m.onDefault || isDefault, true
+		r.seen[c.ID] = m
+		// GitLab writes a commit's dates with the offset it was made
+		// with ("2026-11-30T00:30:00.000+02:00"); val keeps the instant,
+		// in UTC, so that the item and its sort key hold no offset.
+		cm := gitpulse.Commit{SHA: c.ID, Title: c.Title, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthoredAt: val(c.AuthoredDate),
+			Merge: len(c.ParentIDs) > 1, Branches: m.branches, OnDefaultBranch: m.onDefault}
+		if c.Stats != nil {
+			cm.Additions, cm.Deletions = int(c.Stats.Additions), int(c.Stats.Deletions)
+		}
+		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", At: store.At("COMMIT", cm.AuthoredAt, c.ID), Value: cm}); err != nil {
+			return err
+		}
 	}
-	st.CommitsUntil, st.CommitsMax, st.CommitsFrom = nil, nil, nil
-	r.t.CommitsDone = true
-	return w.pipelinesOfPoll(ctx, api, r, ppk)
+	return nil
+}
+
+// commitMark is what a task knows of a stored commit.
+type commitMark struct {
+	branches  []string
+	onDefault bool
+	stored    bool
 }
 
 // pipelinesOfPoll reads the pipelines, the last step of a repository

@@ -372,10 +372,8 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 			t := task(m.ProjectID)
 			t.MRs = append(t.MRs, m.IID)
 			if mr.MergedAt != nil && state.MRsAfter != nil && mr.MergedAt.After(*state.MRsAfter) {
-				// The merge put the branch's commits on the default branch
-				// with their own (older) dates: read back to a week before
-				// the merge request was opened.
-				t.CommitsFrom = earlier(t.CommitsFrom, mr.CreatedAt.AddDate(0, 0, -7))
+				// The merge moved the default branch: its range read
+				// brings the merged commits to it.
 				t.Repo = true
 			}
 			newMRsAfter = later(newMRsAfter, mr.UpdatedAt)
@@ -523,7 +521,7 @@ const (
 // after activity a project costs its pipelines probe and nothing more
 // (pipelinesChanged: no pipeline change moves either field).
 func NeedsRepoPoll(p gitpulse.Project, st ProjectState, known bool, now time.Time) bool {
-	if !known || st.RepoPolledAt == nil || st.CommitsUntil != nil {
+	if !known || st.RepoPolledAt == nil || st.Reading != nil {
 		return true
 	}
 	if p.UpdatedAt.IsZero() { // a GitLab that does not list updated_at: the hourly rule alone

@@ -12,12 +12,16 @@ type PersonStats struct {
 	Member   bool   `json:"member" dynamodbav:"member"`
 	// Staff: a member of the course group itself (teacher, assistant),
 	// never a student.
-	Staff     bool `json:"staff" dynamodbav:"staff"`
-	Commits   int  `json:"commits" dynamodbav:"commits"`
-	Additions int  `json:"additions" dynamodbav:"additions"`
-	Deletions int  `json:"deletions" dynamodbav:"deletions"`
-	MRsOpened int  `json:"mrs_opened" dynamodbav:"mrs_opened"`
-	MRsMerged int  `json:"mrs_merged" dynamodbav:"mrs_merged"`
+	Staff bool `json:"staff" dynamodbav:"staff"`
+	// Commits, Additions and Deletions count every branch's commits (work
+	// shows when it is pushed); DefaultBranchCommits those the default
+	// branch reaches (what was merged).
+	Commits              int `json:"commits" dynamodbav:"commits"`
+	Additions            int `json:"additions" dynamodbav:"additions"`
+	Deletions            int `json:"deletions" dynamodbav:"deletions"`
+	DefaultBranchCommits int `json:"default_branch_commits" dynamodbav:"default_branch_commits"`
+	MRsOpened            int `json:"mrs_opened" dynamodbav:"mrs_opened"`
+	MRsMerged            int `json:"mrs_merged" dynamodbav:"mrs_merged"`
 	// Reviews are the review acts on others' merge requests: notes,
 	// approvals and merges, counted each (ReviewsReceived the same on
 	// this person's merge requests by others).
@@ -60,21 +64,23 @@ type ReviewPair struct {
 
 // ProjectStats is a project's aggregate.
 type ProjectStats struct {
-	Members      int            `json:"members" dynamodbav:"members"` // people, bots left out
-	Commits      int            `json:"commits" dynamodbav:"commits"`
-	Additions    int            `json:"additions" dynamodbav:"additions"`
-	Deletions    int            `json:"deletions" dynamodbav:"deletions"`
-	MRsOpen      int            `json:"mrs_open" dynamodbav:"mrs_open"`
-	MRsMerged    int            `json:"mrs_merged" dynamodbav:"mrs_merged"`
-	MRsClosed    int            `json:"mrs_closed" dynamodbav:"mrs_closed"`
-	Notes        int            `json:"notes" dynamodbav:"notes"`
-	IssuesOpen   int            `json:"issues_open" dynamodbav:"issues_open"`
-	IssuesClosed int            `json:"issues_closed" dynamodbav:"issues_closed"`
-	Pipelines    map[string]int `json:"pipelines" dynamodbav:"pipelines"` // by status
-	Running      int            `json:"pipelines_running" dynamodbav:"pipelines_running"`
-	SuccessRate  float64        `json:"pipeline_success_rate" dynamodbav:"pipeline_success_rate"` // of finished pipelines
-	LastActivity *time.Time     `json:"last_activity,omitempty" dynamodbav:"last_activity,omitempty"`
-	CommitsByDay map[string]int `json:"commits_by_day,omitempty" dynamodbav:"commits_by_day,omitempty"`
+	Members int `json:"members" dynamodbav:"members"` // people, bots left out
+	// Commits are every branch's, DefaultBranchCommits the merged ones.
+	Commits              int            `json:"commits" dynamodbav:"commits"`
+	DefaultBranchCommits int            `json:"default_branch_commits" dynamodbav:"default_branch_commits"`
+	Additions            int            `json:"additions" dynamodbav:"additions"`
+	Deletions            int            `json:"deletions" dynamodbav:"deletions"`
+	MRsOpen              int            `json:"mrs_open" dynamodbav:"mrs_open"`
+	MRsMerged            int            `json:"mrs_merged" dynamodbav:"mrs_merged"`
+	MRsClosed            int            `json:"mrs_closed" dynamodbav:"mrs_closed"`
+	Notes                int            `json:"notes" dynamodbav:"notes"`
+	IssuesOpen           int            `json:"issues_open" dynamodbav:"issues_open"`
+	IssuesClosed         int            `json:"issues_closed" dynamodbav:"issues_closed"`
+	Pipelines            map[string]int `json:"pipelines" dynamodbav:"pipelines"` // by status
+	Running              int            `json:"pipelines_running" dynamodbav:"pipelines_running"`
+	SuccessRate          float64        `json:"pipeline_success_rate" dynamodbav:"pipeline_success_rate"` // of finished pipelines
+	LastActivity         *time.Time     `json:"last_activity,omitempty" dynamodbav:"last_activity,omitempty"`
+	CommitsByDay         map[string]int `json:"commits_by_day,omitempty" dynamodbav:"commits_by_day,omitempty"`
 }
 
 // Aggregates is a project's statistics computed from its items (aggAcc).

@@ -35,8 +35,9 @@ type Task struct {
 	// pipeline change in a project with no other sign of activity.
 	Pipelines bool    `json:"pipelines,omitempty"`
 	MRs       []int64 `json:"mrs,omitempty"` // merge requests whose notes and approvals to read
-	// CommitsFrom reaches back for commits a merge brought to the default
-	// branch: they keep their older commit dates, below the cursor.
+	// CommitsFrom is no longer used (commits are read by range from each
+	// branch's last head, so a merge needs no read back); kept so that a
+	// task queued by an earlier release still parses.
 	CommitsFrom *time.Time `json:"commits_from,omitempty"`
 	// ScheduledAt is when the scheduler made the task: a repository poll
 	// completed after it makes a duplicate delivery skip the poll.
@@ -62,15 +63,12 @@ type Task struct {
 // SYNC#<project id>; the scheduler reads them all with one query).
 type ProjectState struct {
 	ProjectID int64 `json:"project_id" dynamodbav:"project_id"`
-	// CommitsSince is the newest committed date fully synced.
-	CommitsSince *time.Time `json:"commits_since,omitempty" dynamodbav:"commits_since,omitempty"`
-	// A commit read cut short by the deadline: the older commits from
-	// CommitsSince to CommitsUntil are still to read; CommitsMax is the
-	// newest commit the cut-short read saw.
-	CommitsUntil *time.Time `json:"commits_until,omitempty" dynamodbav:"commits_until,omitempty"`
-	CommitsMax   *time.Time `json:"commits_max,omitempty" dynamodbav:"commits_max,omitempty"`
-	// CommitsFrom is the lower bound the read in progress uses.
-	CommitsFrom *time.Time `json:"commits_from,omitempty" dynamodbav:"commits_from,omitempty"`
+	// Heads is each branch's head commit as last read completely: the
+	// next poll reads, per branch whose head moved, the range old..new.
+	Heads map[string]string `json:"heads,omitempty" dynamodbav:"heads,omitempty"`
+	// Reading is a commit read cut short by the deadline: the next part
+	// goes on at its page.
+	Reading *BranchRead `json:"reading,omitempty" dynamodbav:"reading,omitempty"`
 	// PipelinesAfter is the newest pipeline update synced, and
 	// PipelinesAtCursor the ids of the pipelines updated at exactly that
 	// time (GitLab's updated_after is inclusive: the scheduler's probe
@@ -102,6 +100,16 @@ type ProjectState struct {
 	ItemsWritten    int64      `json:"items_written" dynamodbav:"items_written"`
 }
 
+// BranchRead is a commit read in progress: the revision range of one
+// branch and the next page of it. The range names commits by SHA, so its
+// pages stay put while people push.
+type BranchRead struct {
+	Branch string `json:"branch" dynamodbav:"branch"`
+	Ref    string `json:"ref" dynamodbav:"ref"`
+	Head   string `json:"head" dynamodbav:"head"`
+	Page   int64  `json:"page" dynamodbav:"page"`
+}
+
 // CourseState is the scheduler's cursors for one course.
 type CourseState struct {
 	MRsAfter    *time.Time `json:"mrs_after,omitempty" dynamodbav:"mrs_after,omitempty"`
@@ -121,13 +129,6 @@ type CourseState struct {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func earlier(a *time.Time, b time.Time) *time.Time {
-	if a == nil || b.Before(*a) {
-		return &b
-	}
-	return a
-}
 
 func later(a *time.Time, b time.Time) *time.Time {
 	if a == nil || b.After(*a) {

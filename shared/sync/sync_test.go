@@ -190,17 +190,20 @@ func (h *harness) compare() {
 	h.t.Helper()
 	for _, pid := range h.course.ProjectIDs {
 		p := pk(pid)
-		// Commits on the default branch.
+		// Commits of every branch.
 		truth := map[string]sim.Commit{}
 		byAuthor := map[int]int{}
 		adds := 0
-		nonMerge := 0
-		for _, c := range h.sim.Commits(pid) {
+		nonMerge, onDefault := 0, 0
+		for _, c := range h.sim.AllCommits(pid) {
 			truth[c.SHA] = c
 			if c.IsMerge() {
 				continue
 			}
 			nonMerge++
+			if c.OnDefaultBranch {
+				onDefault++
+			}
 			if c.AuthorID != 0 {
 				byAuthor[c.AuthorID]++
 			}
@@ -217,6 +220,11 @@ func (h *harness) compare() {
 			if !ok || w.Additions != c.Additions || w.Deletions != c.Deletions || w.AuthorName != c.AuthorName ||
 				!w.AuthoredDate.Equal(c.AuthoredAt) || c.AuthoredAt.Location() != time.UTC {
 				h.t.Errorf("project %d commit %s: got %+v, want %+v", pid, c.SHA, c, w)
+			}
+			// Merged: the default branch is among its branches; not merged:
+			// the branch it was pushed to is.
+			if want := map[bool]string{true: "main", false: w.Branch}[w.OnDefaultBranch]; c.OnDefaultBranch != w.OnDefaultBranch || !slices.Contains(c.Branches, want) {
+				h.t.Errorf("project %d commit %s: got branches %v, on the default branch %t; want %s among them, %t", pid, c.SHA, c.Branches, c.OnDefaultBranch, want, w.OnDefaultBranch)
 			}
 		}
 		// Merge requests, their notes and approvals.
@@ -294,9 +302,9 @@ func (h *harness) compare() {
 		if err := h.store.Get(context.Background(), p, "STATS", &stats); err != nil {
 			h.t.Fatalf("project %d stats: %v", pid, err)
 		}
-		if stats.Commits != nonMerge || stats.Additions != adds || stats.MRsMerged != merged || stats.IssuesClosed != closed ||
+		if stats.Commits != nonMerge || stats.DefaultBranchCommits != onDefault || stats.Additions != adds || stats.MRsMerged != merged || stats.IssuesClosed != closed ||
 			stats.IssuesOpen != len(issues)-closed || stats.MRsOpen+stats.MRsMerged+stats.MRsClosed != len(mrs) {
-			h.t.Errorf("project %d stats: got %+v, want %d commits, %d additions, %d merged, %d closed issues", pid, stats, nonMerge, adds, merged, closed)
+			h.t.Errorf("project %d stats: got %+v, want %d commits (%d on the default branch), %d additions, %d merged, %d closed issues", pid, stats, nonMerge, onDefault, adds, merged, closed)
 		}
 		for author, n := range byAuthor {
 			var ps gpsync.PersonStats

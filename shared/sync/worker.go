@@ -161,6 +161,8 @@ type run struct {
 	progressed bool
 	// resumed: this task has an aggregate checkpoint to remove when done.
 	resumed bool
+	// seen is the commits this invocation read or wrote (storeCommits).
+	seen map[string]commitMark
 }
 
 // stop reports whether to hand the rest back now.
@@ -343,7 +345,7 @@ func (w *Worker) work(ctx context.Context, r *run) error {
 		}
 	}
 	st := r.state
-	if r.t.Repo && st.CommitsUntil == nil && st.RepoPolledAt != nil && !st.RepoPolledAt.Before(r.t.ScheduledAt) {
+	if r.t.Repo && st.Reading == nil && st.RepoPolledAt != nil && !st.RepoPolledAt.Before(r.t.ScheduledAt) {
 		r.t.Repo = false // a duplicate delivery: this poll is done already
 	}
 	if r.t.Members && !r.t.Repo {
