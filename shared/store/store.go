@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -77,6 +78,12 @@ type Item struct {
 	Kind   string
 	At     string
 	Value  any
+	// IfChanged makes a Writer compare the item with the stored one (by
+	// content hash) and write it only when it differs or is missing.
+	IfChanged bool
+	// Unhashed names attributes left out of the comparison: a time stamp
+	// set on every write, which then moves only when the rest changed.
+	Unhashed []string
 }
 
 func (it Item) marshal() (map[string]ddbtypes.AttributeValue, error) {
@@ -90,6 +97,7 @@ func (it Item) marshal() (map[string]ddbtypes.AttributeValue, error) {
 	if it.At != "" {
 		m["at"] = &ddbtypes.AttributeValueMemberS{Value: it.At}
 	}
+	m[hashAttr] = &ddbtypes.AttributeValueMemberS{Value: contentHash(m, it.Unhashed)}
 	return m, nil
 }
 
@@ -105,20 +113,56 @@ type Writer struct {
 
 	buf      []map[string]ddbtypes.AttributeValue
 	index    map[[2]string]int
+	cmp      []map[string]ddbtypes.AttributeValue // IfChanged items not compared yet
+	cmpIndex map[[2]string]int
 	Requests int // BatchWriteItem requests made
 	Items    int // items written
+	// Compares counts the BatchGetItem requests of IfChanged items;
+	// Changed and Unchanged what they found.
+	Compares, Changed, Unchanged int
 }
 
-// Put adds an item, writing a batch when 25 are buffered.
+// Put adds an item, writing a batch when 25 are buffered. An item marked
+// IfChanged waits until 100 are buffered (or Flush, or Resolve) to be
+// compared with the stored ones in one read.
 func (w *Writer) Put(ctx context.Context, it Item) error {
 	m, err := it.marshal()
 	if err != nil {
 		return err
 	}
+	key := [2]string{it.PK, it.SK}
+	if i, ok := w.cmpIndex[key]; ok && !it.IfChanged {
+		// Now to be written whatever is stored: out of the comparison.
+		w.cmp = slices.Delete(w.cmp, i, i+1)
+		w.cmpIndex = map[[2]string]int{}
+		for j, c := range w.cmp {
+			w.cmpIndex[keyOf(c)] = j
+		}
+	}
+	if _, pending := w.index[key]; it.IfChanged && !pending {
+		if w.cmpIndex == nil {
+			w.cmpIndex = map[[2]string]int{}
+		}
+		if i, ok := w.cmpIndex[key]; ok {
+			w.cmp[i] = m
+			return nil
+		}
+		w.cmpIndex[key] = len(w.cmp)
+		w.cmp = append(w.cmp, m)
+		if len(w.cmp) >= maxBatchGet {
+			return w.resolve(ctx)
+		}
+		return nil
+	}
+	return w.add(ctx, m)
+}
+
+// add puts a marshaled item in the write buffer.
+func (w *Writer) add(ctx context.Context, m map[string]ddbtypes.AttributeValue) error {
 	if w.index == nil {
 		w.index = map[[2]string]int{}
 	}
-	key := [2]string{it.PK, it.SK}
+	key := keyOf(m)
 	if i, ok := w.index[key]; ok {
 		w.buf[i] = m
 		return nil
@@ -131,8 +175,15 @@ func (w *Writer) Put(ctx context.Context, it Item) error {
 	return nil
 }
 
-// Flush writes everything buffered.
+// Resolve compares the IfChanged items buffered so far with the stored
+// ones, so that Changed counts them; the changed ones wait to be written.
+func (w *Writer) Resolve(ctx context.Context) error { return w.resolve(ctx) }
+
+// Flush writes everything buffered (IfChanged items only if changed).
 func (w *Writer) Flush(ctx context.Context) error {
+	if err := w.resolve(ctx); err != nil {
+		return err
+	}
 	for len(w.buf) > 0 {
 		if err := w.write(ctx, min(25, len(w.buf))); err != nil {
 			return err

@@ -35,6 +35,12 @@ type aggAcc struct {
 	Approved  map[int64][]int64 `json:"approved,omitempty"`
 	NotePairs map[string]int    `json:"note_pairs,omitempty"`
 
+	// Data is the XOR of the content hashes (with their sort keys) of
+	// the project's synced items: it changes when any item changes, so
+	// that INFO, the API's validator for the project's listings, is
+	// written again exactly when some listed item changed.
+	Data string `json:"data,omitempty"`
+
 	MRsOpen, MRsMerged, MRsClosed int
 	Notes                         int
 	IssuesOpen, IssuesClosed      int
@@ -107,6 +113,11 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 	kind, _ := item["kind"].(*ddbtypes.AttributeValueMemberS)
 	if kind == nil {
 		return nil
+	}
+	switch kind.Value {
+	case "sync_state", "aggregate_checkpoint", "project_stats", "person_stats", "project_info":
+	default:
+		a.Data = store.XORHash(a.Data, sk, item)
 	}
 	switch kind.Value {
 	case "member":
@@ -252,7 +263,7 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 // then who reviewed whom. pc says who is staff and which commit
 // identities an administrator mapped to a member.
 func (a *aggAcc) result(pc People) Aggregates {
-	agg := Aggregates{Project: ProjectStats{Pipelines: map[string]int{}, CommitsByDay: map[string]int{},
+	agg := Aggregates{Data: a.Data, Project: ProjectStats{Pipelines: map[string]int{}, CommitsByDay: map[string]int{},
 		MRsOpen: a.MRsOpen, MRsMerged: a.MRsMerged, MRsClosed: a.MRsClosed, Notes: a.Notes,
 		IssuesOpen: a.IssuesOpen, IssuesClosed: a.IssuesClosed, Running: a.Running}, People: map[string]*PersonStats{}, Pairs: []ReviewPair{}}
 	for k, v := range a.Pipelines {
@@ -492,11 +503,11 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 	}
 	agg := acc.result(pc)
 	r.state.RunningPipelines = agg.Project.Running
-	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project}); err != nil {
+	if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS", Kind: "project_stats", Value: agg.Project, IfChanged: true}); err != nil {
 		return err
 	}
 	for _, k := range sortedKeys(agg.People) {
-		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS#" + k, Kind: "person_stats", Value: agg.People[k]}); err != nil {
+		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "STATS#" + k, Kind: "person_stats", Value: agg.People[k], IfChanged: true}); err != nil {
 			return err
 		}
 	}

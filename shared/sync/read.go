@@ -46,7 +46,7 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 			}
 			sk := "MEMBER#" + itoa(m.ID)
 			listed[sk] = true
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: sk, Kind: "member", Value: mem}); err != nil {
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: sk, Kind: "member", Value: mem, IfChanged: true}); err != nil {
 				return resp, err
 			}
 		}
@@ -282,7 +282,7 @@ func (w *Worker) pipelines(ctx context.Context, api *gl.Client, r *run, ppk stri
 		ps, resp, err := api.Pipelines.ListProjectPipelines(pid, popt, gl.WithContext(ctx), after)
 		for _, p := range ps {
 			pl := pipeline(p)
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl}); err != nil {
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "PIPELINE#" + itoa(p.ID), Kind: "pipeline", At: store.At("PIPELINE", pl.CreatedAt, itoa(p.ID)), Value: pl, IfChanged: true}); err != nil {
 				return resp, err
 			}
 			// Items are buffered: the cursor is saved with them (the
@@ -318,7 +318,7 @@ func (w *Worker) mergeRequest(ctx context.Context, api *gl.Client, r *run, ppk s
 		for _, n := range ns {
 			note := gitpulse.Note{ID: n.ID, MRIID: iid, System: n.System, CreatedAt: val(n.CreatedAt), MRAuthorID: mr.Author.UserID,
 				Author: gitpulse.Person{UserID: n.Author.ID, Username: n.Author.Username, Name: n.Author.Name}}
-			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "NOTE#" + itoa(iid) + "#" + itoa(n.ID), Kind: "note", Value: note}); err != nil {
+			if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "NOTE#" + itoa(iid) + "#" + itoa(n.ID), Kind: "note", Value: note, IfChanged: true}); err != nil {
 				return resp, err
 			}
 		}
@@ -351,5 +351,5 @@ func (w *Worker) mergeRequest(ctx context.Context, api *gl.Client, r *run, ppk s
 			return fmt.Errorf("closed issues: %w", err)
 		}
 	}
-	return r.w.Put(ctx, store.Item{PK: ppk, SK: "MRX#" + itoa(iid), Kind: "merge_request_extra", Value: extra})
+	return r.w.Put(ctx, store.Item{PK: ppk, SK: "MRX#" + itoa(iid), Kind: "merge_request_extra", Value: extra, IfChanged: true})
 }

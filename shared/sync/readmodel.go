@@ -22,6 +22,9 @@ type ProjectInfo struct {
 	Project   gitpulse.Project `json:"project" dynamodbav:"project"`
 	Stats     ProjectStats     `json:"stats" dynamodbav:"stats"`
 	UpdatedAt time.Time        `json:"updated_at" dynamodbav:"updated_at"`
+	// Data fingerprints the project's synced items: with it, INFO (and
+	// so UpdatedAt) is written again when any of them changed.
+	Data string `json:"-" dynamodbav:"data,omitempty"`
 	// Students are the person keys of the project's STUDENT# rows as
 	// written before rows were sorted by name (STUDENT#<key>#<project>),
 	// kept so that the next write removes them.
@@ -127,7 +130,7 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		return err
 	}
 	cpk := store.CoursePK(r.t.CourseID)
-	info := ProjectInfo{Project: proj, Stats: agg.Project, UpdatedAt: now}
+	info := ProjectInfo{Project: proj, Stats: agg.Project, UpdatedAt: now, Data: agg.Data}
 	if proj.TeamID != "" {
 		for _, k := range sortedKeys(agg.People) {
 			switch ps := agg.People[k]; {
@@ -140,11 +143,17 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 	}
 	// Rows the last write made that this one does not replace: the
 	// project moved to another team, or people left it (or were renamed).
+	// Each row is written only when its content changed (updated_at
+	// aside), and the course's VERSION, which the API's validators read,
+	// only when some row was written or deleted.
+	changed := r.w.Changed
+	deleted := 0
 	if prev.Project.TeamID != "" && prev.Project.TeamID != proj.TeamID {
 		for _, sk := range []string{SummarySK(prev.Project.TeamID, proj.ID), WorkSK(prev.Project.TeamID, proj.ID)} {
 			if err := w.Store.Delete(ctx, cpk, sk); err != nil {
 				return err
 			}
+			deleted++
 		}
 	}
 	old := slices.Clone(prev.Rows)
@@ -156,9 +165,11 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 			if err := w.Store.Delete(ctx, cpk, sk); err != nil {
 				return err
 			}
+			deleted++
 		}
 	}
-	if err := r.w.Put(ctx, store.Item{PK: store.ProjectPK(proj.ID), SK: "INFO", Kind: "project_info", Value: info}); err != nil {
+	if err := r.w.Put(ctx, store.Item{PK: store.ProjectPK(proj.ID), SK: "INFO", Kind: "project_info", Value: info,
+		IfChanged: true, Unhashed: []string{"updated_at"}}); err != nil {
 		return err
 	}
 	if proj.TeamID == "" {
@@ -183,7 +194,7 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		if ps.UserID == 0 {
 			if err := r.w.Put(ctx, store.Item{PK: cpk, SK: UnresolvedSK(strings.TrimPrefix(k, "e"), proj.ID), Kind: "unresolved_identity",
 				Value: UnresolvedRow{Email: strings.TrimPrefix(k, "e"), Name: ps.Name, ProjectID: proj.ID, TeamID: proj.TeamID, TeamName: team.Name,
-					Commits: ps.Commits, Additions: ps.Additions, Deletions: ps.Deletions, LastActivity: ps.LastActivity}}); err != nil {
+					Commits: ps.Commits, Additions: ps.Additions, Deletions: ps.Deletions, LastActivity: ps.LastActivity}, IfChanged: true}); err != nil {
 				return err
 			}
 			continue
@@ -193,7 +204,7 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 		}
 		sum.People = append(sum.People, PersonActivity{Key: ps.Key, Username: ps.Username, Name: ps.Name, Member: ps.Member, LastActivity: ps.LastActivity})
 		if err := r.w.Put(ctx, store.Item{PK: cpk, SK: StudentSK(ps.Name, k, proj.ID), Kind: "student",
-			Value: StudentRow{PersonStats: *ps, ProjectID: proj.ID, TeamID: proj.TeamID, TeamName: team.Name}}); err != nil {
+			Value: StudentRow{PersonStats: *ps, ProjectID: proj.ID, TeamID: proj.TeamID, TeamName: team.Name}, IfChanged: true}); err != nil {
 			return err
 		}
 		pw := *ps
@@ -206,11 +217,19 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 			work.Pairs = append(work.Pairs, p)
 		}
 	}
-	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: SummarySK(proj.TeamID, proj.ID), Kind: "project_summary", Value: sum}); err != nil {
+	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: SummarySK(proj.TeamID, proj.ID), Kind: "project_summary", Value: sum,
+		IfChanged: true, Unhashed: []string{"updated_at"}}); err != nil {
 		return err
 	}
-	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: WorkSK(proj.TeamID, proj.ID), Kind: "team_work", Value: work}); err != nil {
+	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: WorkSK(proj.TeamID, proj.ID), Kind: "team_work", Value: work,
+		IfChanged: true, Unhashed: []string{"updated_at"}}); err != nil {
 		return err
+	}
+	if err := r.w.Resolve(ctx); err != nil {
+		return err
+	}
+	if r.w.Changed == changed && deleted == 0 {
+		return nil
 	}
 	return r.w.Put(ctx, store.Item{PK: cpk, SK: "VERSION", Kind: "course_version", Value: CourseVersion{UpdatedAt: now}})
 }

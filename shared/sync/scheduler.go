@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitpulse/gitpulse/shared/gitlab"
@@ -228,7 +229,7 @@ func listTeams(ctx context.Context, api *gl.Client, courseID int64, w *store.Wri
 			if w == nil {
 				continue
 			}
-			if err := w.Put(ctx, store.Item{PK: store.CoursePK(courseID), SK: TeamSK(t.ID), Kind: "team", Value: t}); err != nil {
+			if err := w.Put(ctx, store.Item{PK: store.CoursePK(courseID), SK: TeamSK(t.ID), Kind: "team", Value: t, IfChanged: true}); err != nil {
 				return resp, err
 			}
 		}
@@ -255,6 +256,10 @@ func (s *Scheduler) course(ctx context.Context, ref string, known *gitpulse.Cour
 }
 
 func describeErr(err error) string {
+	var aws *smithy.OperationError
+	if errors.As(err, &aws) {
+		return err.Error() // an AWS call failed (it names the service and operation), not GitLab
+	}
 	if f := gitlab.Classify(err); f != nil && !errors.Is(err, errNotGroup) {
 		if f.Kind == gitlab.FailNotFound {
 			return "not a GitLab group, or not visible to the token (404)"
@@ -320,14 +325,14 @@ func (s *Scheduler) schedule(ctx context.Context, ref string, known *gitpulse.Co
 			if p.Namespace != nil && p.Namespace.ID != course.ID {
 				team = "g" + itoa(teamGroup(groups, p.Namespace.ID, course.ID))
 			} else if err := w.Put(ctx, store.Item{PK: pk, SK: "TEAM#" + team, Kind: "team",
-				Value: gitpulse.Team{ID: team, CourseID: course.ID, Name: p.Name, FullPath: p.PathWithNamespace}}); err != nil {
+				Value: gitpulse.Team{ID: team, CourseID: course.ID, Name: p.Name, FullPath: p.PathWithNamespace}, IfChanged: true}); err != nil {
 				return resp, err
 			}
 			proj := gitpulse.Project{ID: p.ID, CourseID: course.ID, TeamID: team, Name: p.Name, Path: p.Path,
 				FullPath: p.PathWithNamespace, WebURL: p.WebURL, DefaultBranch: p.DefaultBranch,
 				LastActivityAt: val(p.LastActivityAt), UpdatedAt: val(p.UpdatedAt), Archived: p.Archived}
 			projects[p.ID] = proj
-			if err := w.Put(ctx, store.Item{PK: pk, SK: store.ProjectSK(p.ID), Kind: "project", Value: proj}); err != nil {
+			if err := w.Put(ctx, store.Item{PK: pk, SK: store.ProjectSK(p.ID), Kind: "project", Value: proj, IfChanged: true}); err != nil {
 				return resp, err
 			}
 		}

@@ -87,6 +87,8 @@ type ProjectStats struct {
 // It is a pure function of the stored items, so recomputing after any
 // redelivery gives the same exact numbers.
 type Aggregates struct {
+	// Data fingerprints the project's synced items (aggAcc.Data).
+	Data    string
 	Project ProjectStats
 	People  map[string]*PersonStats
 	// Pairs are who reviewed whom, sorted by reviewer then author.
