@@ -23,6 +23,7 @@ import (
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
 	"github.com/gitpulse/gitpulse/shared/gitlab"
+	"github.com/gitpulse/gitpulse/shared/gitpulse"
 	"github.com/gitpulse/gitpulse/shared/rotation"
 	"github.com/gitpulse/gitpulse/shared/secrets"
 )
@@ -204,7 +205,7 @@ func (f *fixture) wantRead(when string) {
 func (f *fixture) reader(ttl time.Duration) *gitlab.Client {
 	f.t.Helper()
 	prov := secrets.NewProvider(secrets.Store{API: f.sm.Client}, f.arn, ttl, time.Now)
-	c, err := gitlab.New(gitlab.Options{Provider: prov, RequestsPerSecond: 1e6})
+	c, err := gitlab.New(gitlab.Options{Provider: prov, RequestsPerSecond: 1e6, Interceptors: []gl.Interceptor{traceAttempts}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -212,11 +213,61 @@ func (f *fixture) reader(ttl time.Duration) *gitlab.Client {
 }
 
 func readOnce(c *gitlab.Client) error {
-	api, err := c.API(context.Background())
-	if err == nil {
-		_, _, err = api.Users.CurrentUser(gl.WithContext(context.Background()))
-	}
+	_, err := tracedRead(c)
 	return err
+}
+
+// tracedRead reads once and returns, beside the error, the read's
+// attempts (token hash, status, time since the read began), so that a
+// failed read says what it tried.
+func tracedRead(c *gitlab.Client) (*readTrace, error) {
+	tr := &readTrace{start: time.Now()}
+	ctx := context.WithValue(context.Background(), traceKey{}, tr)
+	api, err := c.API(ctx)
+	if err == nil {
+		_, _, err = api.Users.CurrentUser(gl.WithContext(ctx))
+	}
+	return tr, err
+}
+
+type traceKey struct{}
+
+type readTrace struct {
+	start    time.Time
+	mu       sync.Mutex
+	attempts []string
+}
+
+func (tr *readTrace) String() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return strings.Join(tr.attempts, ", ")
+}
+
+// traceAttempts records each attempt of a traced read.
+func traceAttempts(next http.RoundTripper) http.RoundTripper {
+	return roundTrip(func(r *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(r)
+		if tr, ok := r.Context().Value(traceKey{}).(*readTrace); ok {
+			status := "error"
+			if err == nil {
+				status = fmt.Sprint(resp.StatusCode)
+			}
+			tr.mu.Lock()
+			tr.attempts = append(tr.attempts, fmt.Sprintf("%s %s at +%dms", gitpulse.NewSecret(gitlab.SentToken(r.Header)).Hash(), status, time.Since(tr.start).Milliseconds()))
+			tr.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+// nameTokens replaces the token hashes in s by the tokens' names in the
+// order the fixture met them (token 0 first).
+func (f *fixture) nameTokens(s string) string {
+	for i, v := range f.values {
+		s = strings.ReplaceAll(s, gitpulse.NewSecret(v).Hash(), fmt.Sprintf("token %d", i))
+	}
+	return s
 }
 
 // newToken makes another token of the fixture's identity in GitLab.
@@ -479,14 +530,14 @@ func startReaders(f *fixture, n int) *readers {
 				default:
 				}
 				paused := r.paused.Load()
-				err := readOnce(client)
+				tr, err := tracedRead(client)
 				if paused || r.paused.Load() {
 					continue
 				}
 				r.reads.Add(1)
 				if err != nil {
 					r.failures.Add(1)
-					r.first.CompareAndSwap(nil, fmt.Sprintf("%v: %v", r.scenario.Load(), err))
+					r.first.CompareAndSwap(nil, fmt.Sprintf("%v: %v; attempts: %s", r.scenario.Load(), err, tr))
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -582,7 +633,7 @@ func TestRotationScenarios(t *testing.T) {
 				f.t = t
 				rd.close()
 				if rd.failures.Load() != 0 {
-					t.Errorf("readers: %d of %d reads failed while a working token existed, want 0 (first: %v)", rd.failures.Load(), rd.reads.Load(), rd.first.Load())
+					t.Errorf("readers: %d of %d reads failed while a working token existed, want 0 (first: %v)", rd.failures.Load(), rd.reads.Load(), f.nameTokens(fmt.Sprint(rd.first.Load())))
 				}
 				t.Logf("readers: %d reads, %d failed; %d scenarios, %d GitLab calls in a rotation", rd.reads.Load(), rd.failures.Load(), len(rows), calls)
 				got := f.inbox.Drain(t)
