@@ -53,10 +53,12 @@ func (c *Client) fallback(next http.RoundTripper) http.RoundTripper {
 		// few times before failing the read.
 		// Waiting is worth it only while a rotation is open; a provider
 		// that cannot tell is waited for as well.
-		waiter, canTell := fb.(interface{ RotationOpen(context.Context) bool })
+		waiter, canTell := fb.(interface {
+			RotationOpen(context.Context, []string) bool
+		})
 		for attempt := 0; attempt < fallbackRounds; attempt++ {
 			if attempt > 0 {
-				if canTell && !waiter.RotationOpen(req.Context()) {
+				if canTell && !waiter.RotationOpen(req.Context(), refused) {
 					return resp, nil
 				}
 				select {
@@ -197,7 +199,7 @@ func (l *TokenList) Fallbacks(_ context.Context, refused []string) ([]gitpulse.T
 
 // RotationOpen is false: configured tokens do not rotate, so a refused
 // read is not worth retrying.
-func (l *TokenList) RotationOpen(context.Context) bool { return false }
+func (l *TokenList) RotationOpen(context.Context, []string) bool { return false }
 
 // Use switches to tok.
 func (l *TokenList) Use(_ context.Context, tok gitpulse.Token) {

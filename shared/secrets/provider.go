@@ -235,11 +235,30 @@ func (p *Provider) Serving() string {
 // tokens after the rotate call revoked them; so when the last read saw
 // nothing open, RotationOpen lists the versions once more (one call) and
 // answers true when a rotation has opened or a label has moved since.
-func (p *Provider) RotationOpen(ctx context.Context) bool {
+//
+// The provider is shared by every reader of a function, and so are the
+// last read's answer and labels: another reader's look at the versions
+// may end the wait of this one, which has not tried what that look found.
+// So RotationOpen also answers true, with no call at all, while the
+// provider holds a token that this read (refused: its refused tokens'
+// hashes) has not tried: a pinned fallback, AWSCURRENT as last read, or a
+// candidate of the last Fallbacks answer (another reader's scan).
+func (p *Provider) RotationOpen(ctx context.Context, refused []string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.wait {
 		return true
+	}
+	if p.pinned != nil && !slices.Contains(refused, p.pinned.Hash()) {
+		return true
+	}
+	if p.current.ID != "" && !p.broken && !slices.Contains(refused, p.current.Token.Hash()) {
+		return true
+	}
+	for h := range p.found {
+		if !slices.Contains(refused, h) {
+			return true
+		}
 	}
 	l, ok, err := p.store.ReadLabels(ctx, p.arn)
 	if err != nil || !ok || l.Text == p.labels {
