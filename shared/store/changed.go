@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -166,4 +167,21 @@ func XORHash(acc, sk string, item map[string]ddbtypes.AttributeValue) string {
 		}
 	}
 	return hex.EncodeToString(out)
+}
+
+// Pending returns the items of partition pk waiting to be written (after
+// Resolve: IfChanged items only if they changed), in sort-key order: a
+// reader of the partition that overlays them sees it as it will be once
+// the writer flushes.
+func (w *Writer) Pending(pk string) []map[string]ddbtypes.AttributeValue {
+	var out []map[string]ddbtypes.AttributeValue
+	for _, m := range w.buf {
+		if keyOf(m)[0] == pk {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b map[string]ddbtypes.AttributeValue) int {
+		return strings.Compare(keyOf(a)[1], keyOf(b)[1])
+	})
+	return out
 }

@@ -456,7 +456,10 @@ func (w *Worker) saveCheckpoint(ctx context.Context, r *run, acc *aggAcc, after 
 // has read (a checkpoint) and returns errOutOfTime: the task's next part
 // goes on from there. An error leaves the last checkpoint in place.
 func (w *Worker) aggregate(ctx context.Context, r *run) error {
-	if err := r.w.Flush(ctx); err != nil { // the items to count must be stored
+	// The task's items are counted as the writer will store them: the
+	// partition as stored, overlaid with what the writer holds (so the
+	// task's items and its aggregate go out in one flush, not two).
+	if err := r.w.Resolve(ctx); err != nil {
 		return err
 	}
 	ppk := store.ProjectPK(r.t.ProjectID)
@@ -464,22 +467,40 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	ov := &overlay{pending: r.w.Pending(ppk), add: acc.add}
+	if after != "" && len(ov.pending) > 0 && sk(ov.pending[0]) <= after {
+		// Items this part wrote that the checkpoint's part counted in
+		// another version: count everything again.
+		acc, after = newAcc(), ""
+		ov.add = acc.add
+	}
+	// A checkpoint says its items are counted: the ones counted from the
+	// writer must be stored first.
+	checkpoint := func(ctx context.Context, last string) (bool, error) {
+		if err := ov.through(last); err != nil {
+			return false, err
+		}
+		if err := r.w.Flush(ctx); err != nil {
+			return false, err
+		}
+		return w.saveCheckpoint(ctx, r, acc, last)
+	}
 	out := false
-	last, done, err := w.Store.EachAfter(ctx, ppk, after, w.AggregatePage, acc.add, func() bool {
+	last, done, err := w.Store.EachAfter(ctx, ppk, after, w.AggregatePage, ov.item, func() bool {
 		out = !w.timeLeft(ctx)
 		return !out
 	})
 	if err != nil {
 		if last != after && ctx.Err() == nil {
 			// Keep what was read for the retry.
-			if _, cerr := w.saveCheckpoint(ctx, r, acc, last); cerr != nil {
+			if _, cerr := checkpoint(ctx, last); cerr != nil {
 				return errors.Join(err, cerr)
 			}
 		}
 		return err
 	}
 	if !done {
-		saved, err := w.saveCheckpoint(context.WithoutCancel(ctx), r, acc, last)
+		saved, err := checkpoint(context.WithoutCancel(ctx), last)
 		if err != nil {
 			return err
 		}
@@ -487,9 +508,12 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return errOutOfTime
 		}
 		// Too big to save: read the rest now.
-		if _, _, err := w.Store.EachAfter(ctx, ppk, last, w.AggregatePage, acc.add, func() bool { return true }); err != nil {
+		if _, _, err := w.Store.EachAfter(ctx, ppk, last, w.AggregatePage, ov.item, func() bool { return true }); err != nil {
 			return err
 		}
+	}
+	if err := ov.rest(); err != nil {
+		return err
 	}
 	// The reads are done. What is left (the people, the result, the read
 	// model) is the bounded work the margin before the deadline is kept

@@ -18,7 +18,8 @@ import (
 // nothing changed writes nothing but the task's own state, and keeps the
 // project's validator (INFO's updated_at) where it was; one new note on a
 // merge request with many writes that note (not its merge request's other
-// notes again), the stats and rows it changes, and moves the validator.
+// notes again), the stats and rows it changes, all in one BatchWriteItem,
+// and moves the validator.
 func TestWritesFollowTheChange(t *testing.T) {
 	clk := &testenv.Shifted{}
 	h := newHarnessAt(t, small, clk.Now)
@@ -62,7 +63,7 @@ func TestWritesFollowTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Skip(6 * time.Minute)
-	writes.n = map[string]int{}
+	writes.n, writes.batches = map[string]int{}, 0
 	h.sync(runOpts{})
 	h.compare()
 	if writes.n["note"] != 1 {
@@ -73,6 +74,9 @@ func TestWritesFollowTheChange(t *testing.T) {
 			t.Errorf("one new note wrote %d %s items; want none", writes.n[kind], kind)
 		}
 	}
+	if writes.batches != 1 {
+		t.Errorf("one new note: %d BatchWriteItem requests; want 1 (the task's items and its aggregate in one flush)", writes.batches)
+	}
 	if got := info(); !got.After(validator) {
 		t.Errorf("INFO's updated_at %v after a new note, was %v: the project's listings' validator must move", got, validator)
 	}
@@ -82,7 +86,8 @@ func TestWritesFollowTheChange(t *testing.T) {
 // writesByKind counts the items written (PutItem, BatchWriteItem) by kind.
 type writesByKind struct {
 	store.DB
-	n map[string]int
+	n       map[string]int
+	batches int // BatchWriteItem requests
 }
 
 func (c *writesByKind) count(item map[string]ddbtypes.AttributeValue) {
@@ -95,6 +100,7 @@ func (c *writesByKind) count(item map[string]ddbtypes.AttributeValue) {
 }
 
 func (c *writesByKind) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.batches++
 	for _, reqs := range in.RequestItems {
 		for _, r := range reqs {
 			if r.PutRequest != nil {
