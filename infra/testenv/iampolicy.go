@@ -103,10 +103,9 @@ func parseRequest(action string, body []byte, arn func(service, rest string) str
 			Key                       map[string]map[string]any
 			KeyConditionExpression    string
 			ExpressionAttributeValues map[string]map[string]any
-			RequestItems              map[string][]struct {
-				PutRequest    *struct{ Item map[string]map[string]any }
-				DeleteRequest *struct{ Key map[string]map[string]any }
-			}
+			// BatchWriteItem: a list of writes per table; BatchGetItem:
+			// an object of keys per table.
+			RequestItems map[string]json.RawMessage
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
 			return r, false
@@ -134,15 +133,29 @@ func parseRequest(action string, body []byte, arn func(service, rest string) str
 				r.keys = append(r.keys, v)
 			}
 		}
-		for table, reqs := range in.RequestItems {
+		for table, raw := range in.RequestItems {
 			r.resources = append(r.resources, arn("dynamodb", "table/"+table))
-			for _, w := range reqs {
-				if w.PutRequest != nil {
-					key(w.PutRequest.Item)
+			var writes []struct {
+				PutRequest    *struct{ Item map[string]map[string]any }
+				DeleteRequest *struct{ Key map[string]map[string]any }
+			}
+			var gets struct{ Keys []map[string]map[string]any }
+			switch {
+			case json.Unmarshal(raw, &writes) == nil:
+				for _, w := range writes {
+					if w.PutRequest != nil {
+						key(w.PutRequest.Item)
+					}
+					if w.DeleteRequest != nil {
+						key(w.DeleteRequest.Key)
+					}
 				}
-				if w.DeleteRequest != nil {
-					key(w.DeleteRequest.Key)
+			case json.Unmarshal(raw, &gets) == nil:
+				for _, k := range gets.Keys {
+					key(k)
 				}
+			default:
+				return r, false
 			}
 		}
 		return r, len(r.resources) > 0
