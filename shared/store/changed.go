@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -98,27 +96,15 @@ func (w *Writer) resolve(ctx context.Context) error {
 		for _, m := range chunk {
 			keys = append(keys, map[string]ddbtypes.AttributeValue{"pk": m["pk"], "sk": m["sk"]})
 		}
-		req := map[string]ddbtypes.KeysAndAttributes{w.Store.Table: {Keys: keys, ConsistentRead: aws.Bool(true),
-			ProjectionExpression: aws.String("pk, sk, #h"), ExpressionAttributeNames: map[string]string{"#h": hashAttr}}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			out, err := w.Store.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			w.Compares++
-			if err != nil {
-				return fmt.Errorf("compare %d items with %s: %w", n, w.Store.Table, err)
+		ka := ddbtypes.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true),
+			ProjectionExpression: aws.String("pk, sk, #h"), ExpressionAttributeNames: map[string]string{"#h": hashAttr}}
+		if err := w.Store.batchGet(ctx, ka, &w.Compares, func(item map[string]ddbtypes.AttributeValue) error {
+			if h, ok := item[hashAttr].(*ddbtypes.AttributeValueMemberS); ok {
+				stored[keyOf(item)] = h.Value
 			}
-			for _, item := range out.Responses[w.Store.Table] {
-				if h, ok := item[hashAttr].(*ddbtypes.AttributeValueMemberS); ok {
-					stored[keyOf(item)] = h.Value
-				}
-			}
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("compare items with %s: %w", w.Store.Table, ctx.Err())
-				case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
-				}
-			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("compare %d items with %s: %w", n, w.Store.Table, err)
 		}
 		w.cmp = w.cmp[n:]
 		w.cmpIndex = map[[2]string]int{}

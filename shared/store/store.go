@@ -264,28 +264,44 @@ func (s Store) GetMany(ctx context.Context, pk string, sks []string, fn func(sk 
 		for _, sk := range sks[start:min(start+maxBatchGet, len(sks))] {
 			keys = append(keys, map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "sk": &ddbtypes.AttributeValueMemberS{Value: sk}})
 		}
-		req := map[string]ddbtypes.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return fmt.Errorf("read %d items of %s: %w", len(keys), pk, err)
+		if err := s.batchGet(ctx, ddbtypes.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}, nil, func(item map[string]ddbtypes.AttributeValue) error {
+			sk, _ := item["sk"].(*ddbtypes.AttributeValueMemberS)
+			if sk == nil {
+				return nil
 			}
-			for _, item := range out.Responses[s.Table] {
-				sk, _ := item["sk"].(*ddbtypes.AttributeValueMemberS)
-				if sk == nil {
-					continue
-				}
-				if err := fn(sk.Value, item); err != nil {
-					return err
-				}
+			return fn(sk.Value, item)
+		}); err != nil {
+			return fmt.Errorf("read %d items of %s: %w", len(keys), pk, err)
+		}
+	}
+	return nil
+}
+
+// batchGet makes one BatchGetItem of the table and asks again for the
+// keys DynamoDB leaves unprocessed (a throttle), with a growing pause
+// until ctx ends, calling fn for each item returned; sent, when set,
+// counts the requests.
+func (s Store) batchGet(ctx context.Context, ka ddbtypes.KeysAndAttributes, sent *int, fn func(item map[string]ddbtypes.AttributeValue) error) error {
+	req := map[string]ddbtypes.KeysAndAttributes{s.Table: ka}
+	for attempt := 0; len(req) > 0; attempt++ {
+		out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if sent != nil {
+			*sent++
+		}
+		if err != nil {
+			return err
+		}
+		for _, item := range out.Responses[s.Table] {
+			if err := fn(item); err != nil {
+				return err
 			}
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("read items of %s: %w", pk, ctx.Err())
-				case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
-				}
+		}
+		req = out.UnprocessedKeys
+		if len(req) > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
 			}
 		}
 	}
