@@ -93,8 +93,8 @@ func (w *Writer) resolve(ctx context.Context) error {
 		chunk := w.cmp[:n]
 		stored := map[[2]string]string{}
 		keys := make([]map[string]ddbtypes.AttributeValue, 0, n)
-		for _, m := range chunk {
-			keys = append(keys, map[string]ddbtypes.AttributeValue{"pk": m["pk"], "sk": m["sk"]})
+		for _, e := range chunk {
+			keys = append(keys, map[string]ddbtypes.AttributeValue{"pk": e.m["pk"], "sk": e.m["sk"]})
 		}
 		ka := ddbtypes.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true),
 			ProjectionExpression: aws.String("pk, sk, #h"), ExpressionAttributeNames: map[string]string{"#h": hashAttr}}
@@ -107,19 +107,19 @@ func (w *Writer) resolve(ctx context.Context) error {
 			return fmt.Errorf("compare %d items with %s: %w", n, w.Store.Table, err)
 		}
 		w.cmp = w.cmp[n:]
-		w.cmpIndex = map[[2]string]int{}
-		for i, m := range w.cmp {
-			w.cmpIndex[keyOf(m)] = i
-		}
-		for _, m := range chunk {
-			if stored[keyOf(m)] == m[hashAttr].(*ddbtypes.AttributeValueMemberS).Value {
+		w.cmpIndex = indexOf(w.cmp)
+		// All of the chunk is buffered before any batch goes, so that
+		// no PutAfter item passes one of them.
+		for _, e := range chunk {
+			if stored[keyOf(e.m)] == e.m[hashAttr].(*ddbtypes.AttributeValueMemberS).Value {
 				w.Unchanged++
 				continue
 			}
 			w.Changed++
-			if err := w.add(ctx, m); err != nil {
-				return err
-			}
+			w.insert(e)
+		}
+		if err := w.writeReady(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -161,9 +161,9 @@ func XORHash(acc, sk string, item map[string]ddbtypes.AttributeValue) string {
 // the writer flushes.
 func (w *Writer) Pending(pk string) []map[string]ddbtypes.AttributeValue {
 	var out []map[string]ddbtypes.AttributeValue
-	for _, m := range w.buf {
-		if keyOf(m)[0] == pk {
-			out = append(out, m)
+	for _, e := range w.buf {
+		if keyOf(e.m)[0] == pk {
+			out = append(out, e.m)
 		}
 	}
 	slices.SortFunc(out, func(a, b map[string]ddbtypes.AttributeValue) int {

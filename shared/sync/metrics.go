@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gitpulse/gitpulse/shared/metrics"
-	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 // Metric names of the sync, each with dimension Course (the course's
@@ -22,10 +21,12 @@ const (
 
 func courseDim(id int64) metrics.Dimension { return metrics.Dim("Course", itoa(id)) }
 
-// recordWritten counts the items w stored for the course; deferred, it
-// sees every path of a task (done, failed, handed back).
-func recordWritten(ctx context.Context, courseID int64, w *store.Writer) {
-	metrics.Add(ctx, MetricItemsWritten, metrics.Count, float64(w.Items), courseDim(courseID))
+// recordWritten counts the items a task queued for the course's store
+// (a task of one batch shares the writer; its items are the ones it
+// added); deferred, it sees every path of a task (done, failed, handed
+// back).
+func recordWritten(ctx context.Context, courseID int64, items int) {
+	metrics.Add(ctx, MetricItemsWritten, metrics.Count, float64(items), courseDim(courseID))
 }
 
 // recordLag records how long ago the project last synced successfully.

@@ -54,6 +54,7 @@ type Worker struct {
 // cursors move only after the writes.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
+	b := w.newBatch()
 	for _, rec := range ev.Records {
 		t, err := parseTask(rec)
 		if err == nil && t.Plan && w.Planner == nil {
@@ -90,7 +91,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			}
 			continue
 		}
-		if err := w.Process(ctx, t); errors.Is(err, ErrNotInCourse) {
+		if err := w.process(ctx, b, t, rec.MessageId); errors.Is(err, ErrNotInCourse) {
 			// Nothing was written. Retrying cannot make the project part
 			// of the course; the next plan queues a task if it joins.
 			w.Logger.WarnContext(ctx, "sync task refused: the project is not in the task's course", "course_id", t.CourseID, "project_id", t.ProjectID)
@@ -98,6 +99,9 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			w.Logger.WarnContext(ctx, "sync task failed", "project_id", t.ProjectID, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
+	}
+	for _, id := range w.finish(ctx, b) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
 	return resp, nil
 }
@@ -174,13 +178,37 @@ func (w *Worker) stop(ctx context.Context, r *run) bool {
 	return !w.timeLeft(ctx)
 }
 
-// Process runs one task. A task whose project the course does not list is
-// refused with ErrNotInCourse before anything is written. A 403 or 404 from GitLab (project gone, access
-// lost) is recorded on the project and the task is done; other errors are
-// recorded and returned so that the message is retried.
+// Process runs one task on a writer of its own, and stores all of it
+// before it returns. A task whose project the course does not list is
+// refused with ErrNotInCourse before anything is written. A 403 or 404
+// from GitLab (project gone, access lost) is recorded on the project and
+// the task is done; other errors are recorded and returned so that the
+// message is retried.
 func (w *Worker) Process(ctx context.Context, t Task) error {
-	r := &run{t: t, w: &store.Writer{Store: w.Store}, start: w.Now().UTC()}
+	b := w.newBatch()
+	if err := w.process(ctx, b, t, ""); err != nil {
+		return err
+	}
+	if failed := w.finish(ctx, b); len(failed) > 0 {
+		return fmt.Errorf("project %d: %w", t.ProjectID, b.err)
+	}
+	return nil
+}
+
+// process runs one task of the batch b. A task that ends well leaves its
+// state in b's writer, to be written after its items, with the items and
+// states of the batch's other tasks (see finish); one that fails or hands
+// back stores what it has at once.
+func (w *Worker) process(ctx context.Context, b *batch, t Task, id string) error {
+	r := &run{t: t, w: b.w, start: w.Now().UTC()}
 	cpk, ssk := store.CoursePK(t.CourseID), "SYNC#"+itoa(t.ProjectID)
+	if b.w.Holds(cpk, ssk) {
+		// The project's last task in this batch is not stored yet: this
+		// one must start from its state.
+		if err := b.w.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	// Before any write: the project must be one the course lists.
 	var listed struct{}
 	if err := w.Store.Get(ctx, cpk, store.ProjectSK(t.ProjectID), &listed); errors.Is(err, store.ErrNotFound) {
@@ -202,7 +230,8 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return nil
 	}
 	recordLag(ctx, t.CourseID, r.start, r.state.LastSuccess)
-	defer recordWritten(ctx, t.CourseID, r.w)
+	queued := b.w.Queued
+	defer func() { recordWritten(ctx, t.CourseID, b.w.Queued-queued) }()
 	err := w.work(ctx, r)
 	if errors.Is(err, errOutOfTime) || outOfTime(ctx, err) {
 		return w.handBack(ctx, r)
@@ -238,17 +267,15 @@ func (w *Worker) Process(ctx context.Context, t Task) error {
 		return fmt.Errorf("aggregate project %d: %w", r.t.ProjectID, err)
 	}
 	r.state.LastSuccess, r.state.LastError, r.state.LastErrorAt, r.state.LastErrorStatus = &r.start, "", nil, 0
+	r.state.ItemsWritten = int64(b.w.Queued - queued)
 	// As the aggregate's end: the margin's work, not cut by the deadline.
 	fin, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if err := r.w.Flush(fin); err != nil {
+	if err := b.w.PutAfter(fin, w.stateItem(r)); err != nil {
 		return err
 	}
-	r.state.ItemsWritten = int64(r.w.Items)
-	if err := w.putState(fin, r); err != nil {
-		return err
-	}
-	return w.releaseHook(fin, r)
+	b.done = append(b.done, done{id: id, r: r})
+	return nil
 }
 
 // outOfTime reports whether err is the invocation's own deadline (a call
@@ -276,7 +303,11 @@ func (w *Worker) save(ctx context.Context, r *run, touch bool) error {
 }
 
 func (w *Worker) putState(ctx context.Context, r *run) error {
-	return w.Store.Put(ctx, store.Item{PK: store.CoursePK(r.t.CourseID), SK: "SYNC#" + itoa(r.t.ProjectID), Kind: "sync_state", Value: r.state})
+	return w.Store.Put(ctx, w.stateItem(r))
+}
+
+func (w *Worker) stateItem(r *run) store.Item {
+	return store.Item{PK: store.CoursePK(r.t.CourseID), SK: "SYNC#" + itoa(r.t.ProjectID), Kind: "sync_state", Value: r.state}
 }
 
 // handBack stores what was read and queues the rest of the task.

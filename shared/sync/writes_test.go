@@ -19,7 +19,8 @@ import (
 // project's validator (INFO's updated_at) where it was; one new note on a
 // merge request with many writes that note (not its merge request's other
 // notes again), the stats and rows it changes, all in one BatchWriteItem,
-// and moves the validator.
+// then the task's state in a second (after them, never with them), and
+// moves the validator.
 func TestWritesFollowTheChange(t *testing.T) {
 	clk := &testenv.Shifted{}
 	h := newHarnessAt(t, small, clk.Now)
@@ -63,7 +64,7 @@ func TestWritesFollowTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Skip(6 * time.Minute)
-	writes.n, writes.batches = map[string]int{}, 0
+	writes.n, writes.batches, writes.puts = map[string]int{}, 0, 0
 	h.sync(runOpts{})
 	h.compare()
 	if writes.n["note"] != 1 {
@@ -74,8 +75,9 @@ func TestWritesFollowTheChange(t *testing.T) {
 			t.Errorf("one new note wrote %d %s items; want none", writes.n[kind], kind)
 		}
 	}
-	if writes.batches != 1 {
-		t.Errorf("one new note: %d BatchWriteItem requests; want 1 (the task's items and its aggregate in one flush)", writes.batches)
+	if writes.batches != 2 || writes.puts != 0 || writes.last["sync_state"] != 1 || len(writes.last) != 1 {
+		t.Errorf("one new note: %d BatchWriteItem and %d PutItem requests, the last batch %v; want 2 and 0 (the task's items and its aggregate in one flush, then its state alone)",
+			writes.batches, writes.puts, writes.last)
 	}
 	if got := info(); !got.After(validator) {
 		t.Errorf("INFO's updated_at %v after a new note, was %v: the project's listings' validator must move", got, validator)
@@ -87,24 +89,30 @@ func TestWritesFollowTheChange(t *testing.T) {
 type writesByKind struct {
 	store.DB
 	n       map[string]int
-	batches int // BatchWriteItem requests
+	batches int            // BatchWriteItem requests
+	puts    int            // PutItem requests
+	last    map[string]int // the kinds of the last BatchWriteItem
 }
 
-func (c *writesByKind) count(item map[string]ddbtypes.AttributeValue) {
+func (c *writesByKind) count(item map[string]ddbtypes.AttributeValue, also map[string]int) {
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
 	if k, ok := item["kind"].(*ddbtypes.AttributeValueMemberS); ok {
 		c.n[k.Value]++
+		if also != nil {
+			also[k.Value]++
+		}
 	}
 }
 
 func (c *writesByKind) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	c.batches++
+	c.last = map[string]int{}
 	for _, reqs := range in.RequestItems {
 		for _, r := range reqs {
 			if r.PutRequest != nil {
-				c.count(r.PutRequest.Item)
+				c.count(r.PutRequest.Item, c.last)
 			}
 		}
 	}
@@ -112,6 +120,7 @@ func (c *writesByKind) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWri
 }
 
 func (c *writesByKind) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.count(in.Item)
+	c.puts++
+	c.count(in.Item, nil)
 	return c.DB.PutItem(ctx, in, opts...)
 }
