@@ -16,10 +16,10 @@ import (
 	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
-// Drain settings: messages per receive (SQS's maximum) and each worker
-// invocation's deadline.
+// Drain settings: messages per receive (the worker's SQS batch size, as
+// the template sets it) and each worker invocation's deadline.
 const (
-	receiveMax      = 10
+	receiveMax      = gpsync.TasksPerInvocation
 	scheduleTimeout = 10 * time.Minute
 	maxRounds       = 5000
 )

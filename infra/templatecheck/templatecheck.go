@@ -53,6 +53,18 @@ func get(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// Path returns the scalar value at the keys under mapping node n ("" if
+// any is missing).
+func Path(n *yaml.Node, keys ...string) string {
+	for _, k := range keys {
+		n = get(n, k)
+	}
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
 // Resource is one entry of Resources.
 type Resource struct {
 	ID   string

@@ -2,11 +2,13 @@ package templatecheck_test
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gitpulse/gitpulse/infra/templatecheck"
 	"github.com/gitpulse/gitpulse/infra/testenv"
+	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
 // TestTemplate fails the build when template.yaml grants every action of
@@ -30,6 +32,24 @@ func TestTemplate(t *testing.T) {
 	}
 	if functions != 5 {
 		t.Errorf("got %d functions in the template, want 5 (is it parsed?)", functions)
+	}
+}
+
+// TestWorkerBatchSize: the worker's SQS batch in the template is the one
+// its code (and the benchmark) is built for.
+func TestWorkerBatchSize(t *testing.T) {
+	tpl, err := templatecheck.Load(filepath.Join(testenv.RepoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, r := range tpl.Resources() {
+		if r.ID == "SyncWorkerFunction" {
+			got = templatecheck.Path(r.Node, "Properties", "Events", "Tasks", "Properties", "BatchSize")
+		}
+	}
+	if want := strconv.Itoa(gpsync.TasksPerInvocation); got != want {
+		t.Errorf("SyncWorkerFunction's SQS BatchSize is %q in template.yaml; want %s (sync.TasksPerInvocation)", got, want)
 	}
 }
 

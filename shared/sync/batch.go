@@ -7,6 +7,12 @@ import (
 	"github.com/gitpulse/gitpulse/shared/store"
 )
 
+// TasksPerInvocation is the worker's SQS batch size (template.yaml's
+// BatchSize for SyncWorkerFunction, which a test holds to it, and the
+// benchmark's): up to this many tasks share one invocation and its
+// writer. Tasks the invocation has no time for are queued again.
+const TasksPerInvocation = 10
+
 // batch is what the tasks of one invocation (one SQS batch) share: one
 // writer, so that their items fill the same BatchWriteItem requests and
 // their states go together, and the tasks that ended well, whose states
