@@ -89,6 +89,7 @@ type projectTruth struct {
 	// it, and the branch it was pushed to; the branches with their heads.
 	onDefault map[string]bool
 	pushedTo  map[string]string
+	day       map[string]string // the UTC day it was authored on
 	branches  []sim.BranchInfo
 }
 
@@ -114,10 +115,11 @@ func readTruth(s *sim.Sim, c sim.Course, since time.Time) truth {
 	for _, pid := range c.ProjectIDs {
 		p := projectTruth{active: since.IsZero()}
 		p.members = len(s.Members(pid))
-		p.onDefault, p.pushedTo = map[string]bool{}, map[string]string{}
+		p.onDefault, p.pushedTo, p.day = map[string]bool{}, map[string]string{}, map[string]string{}
 		for _, cm := range s.AllCommits(pid) {
 			p.commits++
 			p.onDefault[cm.SHA], p.pushedTo[cm.SHA] = cm.OnDefaultBranch, cm.Branch
+			p.day[cm.SHA] = cm.AuthoredDate.UTC().Format(time.DateOnly)
 			if seen(cm.CommittedDate) {
 				p.active = true
 			}
@@ -259,13 +261,21 @@ func rangePages(prev, p projectTruth) int {
 // commitsChanged is the commit items a sync from prev to p must write:
 // the new ones and those the default branch reaches now and did not.
 func commitsChanged(prev, p projectTruth) int {
-	n := 0
+	n, _ := commitChanges(prev, p)
+	return n
+}
+
+// commitChanges is commitsChanged, and the days (UTC, authored) of the
+// changed commits: each changes its commit day's record and summary.
+func commitChanges(prev, p projectTruth) (int, int) {
+	n, days := 0, map[string]bool{}
 	for sha, on := range p.onDefault {
 		if was, had := prev.onDefault[sha]; !had || (on && !was) {
 			n++
+			days[p.day[sha]] = true
 		}
 	}
-	return n
+	return n, len(days)
 }
 
 // printCourse prints the generated course's size and checks it against

@@ -122,20 +122,25 @@ func commitsOn(from, n int, onDefault bool, into map[string]bool) map[string]boo
 
 func TestMustWrite(t *testing.T) {
 	// Project 1 gains 123 commits, and 5 branch commits reach the default
-	// branch (a merge): 128 commit items to write.
+	// branch (a merge): 128 commit items to write, on 3 days (a commit
+	// day and its summary each).
+	days := map[string]string{}
+	for i := range 20451 {
+		days[fmt.Sprintf("c%d", i)] = map[bool]string{true: "2026-11-30", false: fmt.Sprintf("2026-12-0%d", 1+i%2)}[i < 20328]
+	}
 	prev := truth{projects: map[int]projectTruth{
 		1: {members: 4, commits: 20328, mrs: 10, onDefault: commitsOn(5, 20323, true, commitsOn(0, 5, false, nil))},
 		2: {members: 3, commits: 50, onDefault: commitsOn(0, 50, true, nil)},
 	}}
 	now := truth{projects: map[int]projectTruth{
 		1: {members: 4, commits: 20451, mrs: 11, active: true, mrsChanged: 1, notesChanged: 2, issuesChanged: 1, pipelinesChanged: 3,
-			onDefault: commitsOn(0, 20451, true, nil)},
+			onDefault: commitsOn(0, 20451, true, nil), day: days},
 		2: {members: 3, commits: 50, onDefault: commitsOn(0, 50, true, nil)},
 	}}
 	got := mustWrite(prev, now)
 	want := map[string]int{"commit": 128, "merge_request": 1, "merge_request_extra": 1, "note": 2, "issue": 1, "pipeline": 3,
 		"project": 1, "project_summary": 1, "project_info": 1, "project_stats": 1, "sync_state": 1, "person_stats": 4, "student": 4,
-		"course_state": 1, "course_version": 1}
+		"course_state": 1, "course_version": 1, "commit_day": 3, "commit_summary": 3}
 	if len(got) != len(want) {
 		t.Errorf("kinds: got %v, want %v", got, want)
 	}
@@ -145,7 +150,7 @@ func TestMustWrite(t *testing.T) {
 		}
 	}
 	if n := writeFloor(sum(got)); n != 7 {
-		t.Errorf("floor: got %d batches, want ceil(151/25) = 7", n)
+		t.Errorf("floor: got %d batches, want ceil(157/25) = 7", n)
 	}
 	full := mustWrite(truth{}, truth{groups: 1, projects: map[int]projectTruth{1: {members: 4, commits: 100, mrs: 2, mrsChanged: 2, active: true,
 		onDefault: commitsOn(0, 90, true, commitsOn(90, 10, false, nil))}}})

@@ -18,6 +18,8 @@ const batchSize = 25
 //     default branch, new or updated merge requests
 //     (each with its merge_request_extra), notes, issues and pipelines,
 //     and the difference in members;
+//   - per day a changed commit was authored on, its commit day's record
+//     and summary (commit_day, commit_summary);
 //   - per project with any change its derived items: the project (its
 //     last_activity_at moved), project_summary, project_info,
 //     project_stats, sync_state, and one person_stats and one student row
@@ -42,7 +44,10 @@ func mustWrite(prev, t truth) map[string]int {
 		} else {
 			n["member"] += max(p.members-q.members, q.members-p.members)
 		}
-		n["commit"] += commitsChanged(q, p)
+		commits, days := commitChanges(q, p)
+		n["commit"] += commits
+		n["commit_day"] += days
+		n["commit_summary"] += days
 		n["merge_request"] += p.mrsChanged
 		n["merge_request_extra"] += p.mrsChanged
 		n["note"] += p.notesChanged

@@ -235,15 +235,30 @@ func (s Store) Each(ctx context.Context, pk, prefix string, fn func(sk string, i
 // to its end, so that a caller short of time can resume from there.
 // limit, when positive, caps a page's items (smaller steps).
 func (s Store) EachAfter(ctx context.Context, pk, after string, limit int32, fn func(sk string, item map[string]ddbtypes.AttributeValue) error, more func() bool) (last string, done bool, err error) {
+	return s.EachBetween(ctx, pk, after, "", limit, fn, more)
+}
+
+// EachBetween is EachAfter for the sort keys after `after` and before
+// `before` ("" for no bound).
+func (s Store) EachBetween(ctx context.Context, pk, after, before string, limit int32, fn func(sk string, item map[string]ddbtypes.AttributeValue) error, more func() bool) (last string, done bool, err error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
 		ConsistentRead:            aws.Bool(true),
 	}
-	if after != "" {
+	switch {
+	case after != "" && before != "":
+		// BETWEEN is inclusive: the bounds themselves are skipped below.
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :after AND :before")
+		in.ExpressionAttributeValues[":after"] = &ddbtypes.AttributeValueMemberS{Value: after}
+		in.ExpressionAttributeValues[":before"] = &ddbtypes.AttributeValueMemberS{Value: before}
+	case after != "":
 		in.KeyConditionExpression = aws.String("pk = :pk AND sk > :after")
 		in.ExpressionAttributeValues[":after"] = &ddbtypes.AttributeValueMemberS{Value: after}
+	case before != "":
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk < :before")
+		in.ExpressionAttributeValues[":before"] = &ddbtypes.AttributeValueMemberS{Value: before}
 	}
 	if limit > 0 {
 		in.Limit = aws.Int32(limit)
@@ -257,6 +272,9 @@ func (s Store) EachAfter(ctx context.Context, pk, after string, limit int32, fn 
 		}
 		for _, item := range out.Items {
 			sk := item["sk"].(*ddbtypes.AttributeValueMemberS).Value
+			if sk == after || (before != "" && sk >= before) {
+				continue
+			}
 			if err := fn(sk, item); err != nil {
 				return last, false, err
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,10 @@ type aggAcc struct {
 	// that INFO, the API's validator for the project's listings, is
 	// written again exactly when some listed item changed.
 	Data string `json:"data,omitempty"`
+
+	// Days: commits are counted from the commit days' summaries
+	// (commitdays.go), not from the commit items.
+	Days bool `json:"days,omitempty"`
 
 	MRsOpen, MRsMerged, MRsClosed int
 	Notes                         int
@@ -114,6 +119,10 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 	if kind == nil {
 		return nil
 	}
+	switch {
+	case kind.Value == "commit_day", kind.Value == "commit" && a.Days, kind.Value == "commit_summary" && !a.Days:
+		return nil // the other way of counting commits, or never counted
+	}
 	switch kind.Value {
 	case "sync_state", "aggregate_checkpoint", "project_stats", "person_stats", "project_info":
 	default:
@@ -150,6 +159,14 @@ func (a *aggAcc) add(sk string, item map[string]ddbtypes.AttributeValue) error {
 		}
 		if c.AuthoredAt.After(g.Last) {
 			g.Last = c.AuthoredAt
+		}
+	case "commit_summary":
+		ds, err := unmarshal[daySummary](item)
+		if err != nil {
+			return err
+		}
+		for _, g := range ds.Groups {
+			a.Commits[g.Name+"\x00"+g.Email+"\x00"+g.Day] = &g
 		}
 	case "merge_request":
 		mr, err := unmarshal[gitpulse.MergeRequest](item)
@@ -459,20 +476,49 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 	// The task's items are counted as the writer will store them: the
 	// partition as stored, overlaid with what the writer holds (so the
 	// task's items and its aggregate go out in one flush, not two).
+	if err := w.flushDays(ctx, r); err != nil {
+		return err
+	}
 	if err := r.w.Resolve(ctx); err != nil {
 		return err
 	}
 	ppk := store.ProjectPK(r.t.ProjectID)
+	days := r.state.CommitDays && !r.state.DaysOff
 	acc, after, err := w.loadCheckpoint(ctx, r)
 	if err != nil {
 		return err
 	}
-	ov := &overlay{pending: r.w.Pending(ppk), add: acc.add}
+	if acc.Days != days {
+		acc, after = newAcc(), "" // counted the other way: start over
+	}
+	acc.Days = days
+	pending := r.w.Pending(ppk)
+	if days {
+		// The commit days' summaries count the commits: their records
+		// and the commit items are not read.
+		pending = slices.DeleteFunc(pending, func(m map[string]ddbtypes.AttributeValue) bool {
+			return sk(m) >= daysSkipFrom && sk(m) < daysSkipTo
+		})
+	}
+	ov := &overlay{pending: pending, add: acc.add}
 	if after != "" && len(ov.pending) > 0 && sk(ov.pending[0]) <= after {
 		// Items this part wrote that the checkpoint's part counted in
 		// another version: count everything again.
 		acc, after = newAcc(), ""
+		acc.Days = days
 		ov.add = acc.add
+	}
+	walk := func(after string, more func() bool) (string, bool, error) {
+		if !days {
+			return w.Store.EachAfter(ctx, ppk, after, w.AggregatePage, ov.item, more)
+		}
+		if after < daysSkipFrom {
+			last, done, err := w.Store.EachBetween(ctx, ppk, after, daysSkipFrom, w.AggregatePage, ov.item, more)
+			if err != nil || !done {
+				return last, done, err
+			}
+		}
+		return w.Store.EachAfter(ctx, ppk, max(after, daysSkipTo), w.AggregatePage, ov.item, more)
 	}
 	// A checkpoint says its items are counted: the ones counted from the
 	// writer must be stored first.
@@ -486,7 +532,7 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 		return w.saveCheckpoint(ctx, r, acc, last)
 	}
 	out := false
-	last, done, err := w.Store.EachAfter(ctx, ppk, after, w.AggregatePage, ov.item, func() bool {
+	last, done, err := walk(after, func() bool {
 		out = !w.timeLeft(ctx)
 		return !out
 	})
@@ -508,7 +554,7 @@ func (w *Worker) aggregate(ctx context.Context, r *run) error {
 			return errOutOfTime
 		}
 		// Too big to save: read the rest now.
-		if _, _, err := w.Store.EachAfter(ctx, ppk, last, w.AggregatePage, ov.item, func() bool { return true }); err != nil {
+		if _, _, err := walk(last, func() bool { return true }); err != nil {
 			return err
 		}
 	}

@@ -86,6 +86,11 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		return err
 	}
 	st := &r.state
+	if !st.CommitDays && !st.DaysRebuild && !st.DaysOff {
+		// No commit days yet (a new project, or one synced before them):
+		// read every branch from the start, which fills them.
+		st.Heads, st.Reading, st.DaysRebuild = nil, nil, true
+	}
 	if st.Heads == nil {
 		st.Heads = map[string]string{}
 	}
@@ -126,6 +131,10 @@ func (w *Worker) commitsAndPipelines(ctx context.Context, api *gl.Client, r *run
 		}
 	}
 	r.t.CommitsDone = true
+	if st.DaysRebuild {
+		// Saved only after flushDays has put the days in the writer.
+		st.DaysRebuild, st.CommitDays = false, true
+	}
 	return w.pipelinesOfPoll(ctx, api, r, ppk)
 }
 
@@ -220,10 +229,17 @@ func (w *Worker) storeCommits(ctx context.Context, r *run, ppk string, cs []*gl.
 	}); err != nil {
 		return err
 	}
+	days := !r.state.DaysOff && (r.state.CommitDays || r.state.DaysRebuild)
 	for _, c := range cs {
 		m := r.seen[c.ID]
 		if m.stored && slices.Contains(m.branches, branch) && (m.onDefault || !isDefault) {
-			continue // unchanged
+			if days {
+				// Unchanged, but perhaps stored by a try that failed
+				// before its days: a day adds a commit once.
+				add, del := commitStats(c)
+				r.noteCommit(c, val(c.AuthoredDate), add, del, len(c.ParentIDs) > 1, m.onDefault, m.branches)
+			}
+			continue
 		}
 		m.branches = append(slices.Clone(m.branches), branch)
 		slices.Sort(m.branches)
@@ -235,14 +251,23 @@ func (w *Worker) storeCommits(ctx context.Context, r *run, ppk string, cs []*gl.
 		// in UTC, so that the item and its sort key hold no offset.
 		cm := gitpulse.Commit{SHA: c.ID, Title: c.Title, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthoredAt: val(c.AuthoredDate),
 			Merge: len(c.ParentIDs) > 1, Branches: m.branches, OnDefaultBranch: m.onDefault}
-		if c.Stats != nil {
-			cm.Additions, cm.Deletions = int(c.Stats.Additions), int(c.Stats.Deletions)
+		cm.Additions, cm.Deletions = commitStats(c)
+		if days {
+			r.noteCommit(c, cm.AuthoredAt, cm.Additions, cm.Deletions, cm.Merge, cm.OnDefaultBranch, cm.Branches)
 		}
 		if err := r.w.Put(ctx, store.Item{PK: ppk, SK: "COMMIT#" + c.ID, Kind: "commit", At: store.At("COMMIT", cm.AuthoredAt, c.ID), Value: cm}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// commitStats is a commit's additions and deletions (0 without stats).
+func commitStats(c *gl.Commit) (int, int) {
+	if c.Stats == nil {
+		return 0, 0
+	}
+	return int(c.Stats.Additions), int(c.Stats.Deletions)
 }
 
 // commitMark is what a task knows of a stored commit.

@@ -27,6 +27,7 @@ type flakyWrites struct {
 	rng                 *rand.Rand
 	failed, unprocessed int
 	stateCalls          int // calls of tasks' states alone
+	randomFailed        int // calls failed at random
 	stateCallsFailed    int // failed calls that carried a task's state
 }
 
@@ -41,12 +42,16 @@ func (f *flakyWrites) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWrit
 			}
 		}
 	}
-	// Every other call of states alone (a batch's last flush) fails, the
-	// first four times; of the others, one in eight.
-	fail := f.rng.IntN(8) == 0
+	// The first and third calls of states alone (a batch's last flush)
+	// fail, and two others at random, one in ten: four failures in all,
+	// so that no message fails the five times that dead-letter it.
+	var fail bool
 	if states == all {
 		f.stateCalls++
-		fail = f.stateCalls%2 == 1 && f.stateCalls < 8
+		fail = f.stateCalls == 1 || f.stateCalls == 3
+	} else if f.randomFailed < 2 && f.rng.IntN(10) == 0 {
+		fail = true
+		f.randomFailed++
 	}
 	keep := map[string][]ddbtypes.WriteRequest{}
 	out := &dynamodb.BatchWriteItemOutput{UnprocessedItems: map[string][]ddbtypes.WriteRequest{}}
@@ -91,8 +96,8 @@ func kindOf(r ddbtypes.WriteRequest) string {
 
 // TestSyncUnderStoreFaults: the tasks of one SQS batch share their
 // writes, and each task's state (its cursors) goes in a batch after its
-// items. With writes failing outright (an eighth of them, and every
-// other one of states alone, four times) and a fifth of the items of
+// items. With writes failing outright (two batches' last flushes, two
+// other calls at random) and a fifth of the items of
 // the others left unprocessed, in the full sync and
 // after activity, every message whose state was not stored is reported
 // failed, and once SQS has delivered them again the store equals the

@@ -66,6 +66,14 @@ type ProjectState struct {
 	// Heads is each branch's head commit as last read completely: the
 	// next poll reads, per branch whose head moved, the range old..new.
 	Heads map[string]string `json:"heads,omitempty" dynamodbav:"heads,omitempty"`
+	// CommitDays: the project's commit days (commitdays.go) hold every
+	// commit its heads cover, and its aggregate counts them; DaysRebuild:
+	// a poll is reading every branch from the start to fill them; DaysOff:
+	// a day had too many commits for one item, and the commit items are
+	// counted instead.
+	CommitDays  bool `json:"commit_days,omitempty" dynamodbav:"commit_days,omitempty"`
+	DaysRebuild bool `json:"days_rebuild,omitempty" dynamodbav:"days_rebuild,omitempty"`
+	DaysOff     bool `json:"days_off,omitempty" dynamodbav:"days_off,omitempty"`
 	// Reading is a commit read cut short by the deadline: the next part
 	// goes on at its page.
 	Reading *BranchRead `json:"reading,omitempty" dynamodbav:"reading,omitempty"`

@@ -167,6 +167,9 @@ type run struct {
 	resumed bool
 	// seen is the commits this invocation read or wrote (storeCommits).
 	seen map[string]commitMark
+	// days is the commits read and not yet merged into their days
+	// (commitdays.go), by day and SHA.
+	days map[string]map[string]dayCommit
 }
 
 // stop reports whether to hand the rest back now.
@@ -290,6 +293,9 @@ func outOfTime(ctx context.Context, err error) bool {
 func (w *Worker) save(ctx context.Context, r *run, touch bool) error {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if err := w.flushDays(bg, r); err != nil {
+		return err
+	}
 	if err := r.w.Flush(bg); err != nil {
 		return err
 	}
@@ -318,6 +324,9 @@ func (w *Worker) handBack(ctx context.Context, r *run) error {
 	defer cancel()
 	rest := r.t
 	rest.Part++
+	if err := w.flushDays(bg, r); err != nil {
+		return err
+	}
 	if err := r.w.Flush(bg); err != nil {
 		return err
 	}
