@@ -9,6 +9,8 @@
 //	COURSE#<id>             PROJECT#<project id>           project record
 //	PROJECT#<id>            MEMBER#<user id>               member
 //	PROJECT#<id>            COMMIT#<sha>                   commit
+//	PROJECT#<id>            CDAY#<day>                     the commits authored that UTC day, by SHA (sync's commit days)
+//	PROJECT#<id>            CSUM#<day>                     that day's commits grouped by author (what the aggregate reads)
 //	PROJECT#<id>            MR#<iid>                       merge request
 //	PROJECT#<id>            NOTE#<mr iid>#<note id>        note on a merge request
 //	PROJECT#<id>            ISSUE#<iid>                    issue
