@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -169,6 +170,22 @@ func (w *Writer) Holds(pk, sk string) bool {
 	_, inBuf := w.index[key]
 	_, inCmp := w.cmpIndex[key]
 	return inBuf || inCmp
+}
+
+// Held decodes into v the buffered (not yet written) item pk/sk, and
+// reports whether there is one: a reader of an item the writer may hold
+// reads it here first.
+func (w *Writer) Held(pk, sk string, v any) (bool, error) {
+	key := [2]string{pk, sk}
+	var m map[string]ddbtypes.AttributeValue
+	if i, ok := w.index[key]; ok {
+		m = w.buf[i].m
+	} else if i, ok := w.cmpIndex[key]; ok {
+		m = w.cmp[i].m
+	} else {
+		return false, nil
+	}
+	return true, attributevalue.UnmarshalMap(m, v)
 }
 
 // Resolve compares the IfChanged items buffered so far with the stored

@@ -200,11 +200,15 @@ const profileMaxAge = 7 * 24 * time.Hour
 // publicEmail is the public e-mail of user id ("" for none), from the
 // course's cache or GET /users/:id. A failed lookup is logged and gives
 // "" (or the cached value): it only loses one signal of commit
-// attribution, never the sync.
-func (w *Worker) publicEmail(ctx context.Context, api *gl.Client, courseID, id int64) string {
-	cpk, sk := store.CoursePK(courseID), "USER#"+itoa(id)
+// attribution, never the sync. A fetched profile is cached through the
+// run's writer, in the batches of the task's items.
+func (w *Worker) publicEmail(ctx context.Context, api *gl.Client, r *run, id int64) string {
+	cpk, sk := store.CoursePK(r.t.CourseID), "USER#"+itoa(id)
 	var p profile
-	err := w.Store.Get(ctx, cpk, sk, &p)
+	held, err := r.w.Held(cpk, sk, &p) // fetched by another task of the batch
+	if !held {
+		err = w.Store.Get(ctx, cpk, sk, &p)
+	}
 	if err == nil && w.Now().Sub(p.FetchedAt) < profileMaxAge {
 		return p.PublicEmail
 	}
@@ -218,7 +222,7 @@ func (w *Worker) publicEmail(ctx context.Context, api *gl.Client, courseID, id i
 		return p.PublicEmail
 	}
 	p = profile{PublicEmail: strings.ToLower(strings.TrimSpace(u.PublicEmail)), FetchedAt: w.Now().UTC()}
-	if err := w.Store.Put(ctx, store.Item{PK: cpk, SK: sk, Kind: "member_profile", Value: p}); err != nil {
+	if err := r.w.Put(ctx, store.Item{PK: cpk, SK: sk, Kind: "member_profile", Value: p}); err != nil {
 		w.Logger.WarnContext(ctx, "member profile not stored", "user_id", id, "error", err.Error())
 	}
 	return p.PublicEmail

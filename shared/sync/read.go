@@ -42,7 +42,7 @@ func (w *Worker) members(ctx context.Context, api *gl.Client, r *run, ppk string
 		for _, m := range ms {
 			mem := gitpulse.Member{UserID: m.ID, Username: m.Username, Name: m.Name, AccessLevel: int(m.AccessLevel), Bot: IsBot(m.Username)}
 			if !mem.Bot {
-				mem.PublicEmail = w.publicEmail(ctx, api, r.t.CourseID, m.ID)
+				mem.PublicEmail = w.publicEmail(ctx, api, r, m.ID)
 			}
 			sk := "MEMBER#" + itoa(m.ID)
 			listed[sk] = true
