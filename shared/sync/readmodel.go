@@ -231,7 +231,10 @@ func (w *Worker) writeReadModel(ctx context.Context, r *run, agg Aggregates) err
 	if r.w.Changed == changed && deleted == 0 {
 		return nil
 	}
-	return r.w.Put(ctx, store.Item{PK: cpk, SK: "VERSION", Kind: "course_version", Value: CourseVersion{UpdatedAt: now}})
+	// After the rows it versions (a client never caches an old row under
+	// the new validator), and once for the tasks of a batch: a later
+	// task's VERSION replaces one still held.
+	return r.w.PutAfter(ctx, store.Item{PK: cpk, SK: "VERSION", Kind: "course_version", Value: CourseVersion{UpdatedAt: now}})
 }
 
 // touchInfo marks the project's data as changed without new aggregates:

@@ -19,8 +19,8 @@ import (
 // project's validator (INFO's updated_at) where it was; one new note on a
 // merge request with many writes that note (not its merge request's other
 // notes again), the stats and rows it changes, all in one BatchWriteItem,
-// then the task's state in a second (after them, never with them), and
-// moves the validator.
+// then the task's state and the course's VERSION in a second (after them,
+// never with them), and moves the validator.
 func TestWritesFollowTheChange(t *testing.T) {
 	clk := &testenv.Shifted{}
 	h := newHarnessAt(t, small, clk.Now)
@@ -75,8 +75,8 @@ func TestWritesFollowTheChange(t *testing.T) {
 			t.Errorf("one new note wrote %d %s items; want none", writes.n[kind], kind)
 		}
 	}
-	if writes.batches != 2 || writes.puts != 0 || writes.last["sync_state"] != 1 || len(writes.last) != 1 {
-		t.Errorf("one new note: %d BatchWriteItem and %d PutItem requests, the last batch %v; want 2 and 0 (the task's items and its aggregate in one flush, then its state alone)",
+	if writes.batches != 2 || writes.puts != 0 || writes.last["sync_state"] != 1 || writes.last["course_version"] != 1 || len(writes.last) != 2 {
+		t.Errorf("one new note: %d BatchWriteItem and %d PutItem requests, the last batch %v; want 2 and 0 (the task's items and its aggregate in one flush, then its state and the course's VERSION after them)",
 			writes.batches, writes.puts, writes.last)
 	}
 	if got := info(); !got.After(validator) {
