@@ -142,7 +142,7 @@ func summarize(r results) []summaryRow {
 		atMostRow("quiet, right after activity: GitLab requests", busy.total, r.busyGoal,
 			fmt.Sprintf("lists + 1 a project: %d recently active, %d probes", r.recent, r.projects-r.recent)),
 		zeroRow("quiet, right after activity: failed messages", busy.failures),
-		summaryRow{fmt.Sprintf("one new commit (project of %d): DynamoDB reads / writes", r.one.commits),
+		summaryRow{fmt.Sprintf("one new commit (project of %d): the task's DynamoDB reads / writes", r.one.commits),
 			fmt.Sprintf("%d / %d", r.one.reads, r.one.writes), "the same for 1,000 and 20,000 commits (compare runs)", info},
 		judged("stored items = simulator truth", okMiss(r.same, "yes", "no"), "yes", r.same),
 	)
