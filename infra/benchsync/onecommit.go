@@ -3,21 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
 	"github.com/gitpulse/gitpulse/infra/testenv"
-	"github.com/gitpulse/gitpulse/shared/store"
 )
 
 // oneCommit is what the worker's task of one new commit on the largest
 // project cost in DynamoDB requests (the scheduler's are not counted).
 type oneCommit struct {
 	commits       int // the project's commits, the new one included
-	reads, writes int64
+	reads, writes int
 }
 
 // oneCommit pushes one commit to the largest project's default branch and
@@ -43,7 +39,7 @@ func (b *bench) oneCommit(ctx context.Context, course sim.Course, clk *testenv.S
 	}
 	clk.Skip(6 * time.Minute)
 	// The worker's calls alone, above the SDK (a Query page is a call).
-	calls := &opCounter{DB: b.worker.Store.DB, n: map[string]int64{}}
+	calls := testenv.CountCalls(b.worker.Store.DB)
 	b.worker.Store.DB = calls
 	ph, err := b.sync(ctx, "Incremental sync of one new commit on the largest project", false)
 	b.worker.Store.DB = calls.DB
@@ -51,59 +47,9 @@ func (b *bench) oneCommit(ctx context.Context, course sim.Course, clk *testenv.S
 		return oneCommit{}, err
 	}
 	printPhase(ph, nil, "")
-	n := calls.n
-	one := oneCommit{commits: len(b.sim.AllCommits(pid)),
-		reads:  n["GetItem"] + n["Query"] + n["BatchGetItem"],
-		writes: n["BatchWriteItem"] + n["PutItem"] + n["UpdateItem"] + n["DeleteItem"]}
+	n := calls.Of()
+	one := oneCommit{commits: len(b.sim.AllCommits(pid)), reads: calls.Reads(), writes: calls.Writes()}
 	fmt.Printf("  one new commit on project %d (%d commits), the worker's task: %d DynamoDB read and %d write requests (GetItem %d, Query pages %d, BatchGetItem %d; BatchWriteItem %d, PutItem %d, DeleteItem %d)\n",
 		pid, one.commits, one.reads, one.writes, n["GetItem"], n["Query"], n["BatchGetItem"], n["BatchWriteItem"], n["PutItem"], n["DeleteItem"])
 	return one, nil
-}
-
-// opCounter counts a store's DynamoDB calls by operation.
-type opCounter struct {
-	store.DB
-	mu sync.Mutex
-	n  map[string]int64
-}
-
-func (c *opCounter) count(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[op]++
-}
-
-func (c *opCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.count("GetItem")
-	return c.DB.GetItem(ctx, in, o...)
-}
-
-func (c *opCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.count("Query")
-	return c.DB.Query(ctx, in, o...)
-}
-
-func (c *opCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	c.count("BatchGetItem")
-	return c.DB.BatchGetItem(ctx, in, o...)
-}
-
-func (c *opCounter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	c.count("BatchWriteItem")
-	return c.DB.BatchWriteItem(ctx, in, o...)
-}
-
-func (c *opCounter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.count("PutItem")
-	return c.DB.PutItem(ctx, in, o...)
-}
-
-func (c *opCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.count("UpdateItem")
-	return c.DB.UpdateItem(ctx, in, o...)
-}
-
-func (c *opCounter) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.count("DeleteItem")
-	return c.DB.DeleteItem(ctx, in, o...)
 }

@@ -3,11 +3,9 @@ package sync_test
 import (
 	"context"
 	"strconv"
-	gosync "sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/gitpulse/gitpulse/infra/gitlabsim/sim"
@@ -16,60 +14,10 @@ import (
 	gpsync "github.com/gitpulse/gitpulse/shared/sync"
 )
 
-// callsByOp counts the worker's DynamoDB requests by operation.
-type callsByOp struct {
-	store.DB
-	mu gosync.Mutex
-	n  map[string]int
-}
-
-func (c *callsByOp) add(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[string]int{}
-	}
-	c.n[op]++
-}
-
-func (c *callsByOp) reads() int { return c.n["GetItem"] + c.n["Query"] + c.n["BatchGetItem"] }
-func (c *callsByOp) writes() int {
-	return c.n["BatchWriteItem"] + c.n["PutItem"] + c.n["UpdateItem"] + c.n["DeleteItem"]
-}
-
-func (c *callsByOp) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.add("GetItem")
-	return c.DB.GetItem(ctx, in, o...)
-}
-func (c *callsByOp) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.add("Query")
-	return c.DB.Query(ctx, in, o...)
-}
-func (c *callsByOp) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	c.add("BatchGetItem")
-	return c.DB.BatchGetItem(ctx, in, o...)
-}
-func (c *callsByOp) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	c.add("BatchWriteItem")
-	return c.DB.BatchWriteItem(ctx, in, o...)
-}
-func (c *callsByOp) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.add("PutItem")
-	return c.DB.PutItem(ctx, in, o...)
-}
-func (c *callsByOp) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.add("UpdateItem")
-	return c.DB.UpdateItem(ctx, in, o...)
-}
-func (c *callsByOp) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.add("DeleteItem")
-	return c.DB.DeleteItem(ctx, in, o...)
-}
-
 // oneCommit syncs a one-project course whose students commit perWeek
 // times a week, pushes one commit, and returns the DynamoDB requests of
 // the worker's task for it, and the project's commits.
-func oneCommit(t *testing.T, perWeek float64) (*callsByOp, int) {
+func oneCommit(t *testing.T, perWeek float64) (*testenv.Calls, int) {
 	clk := &testenv.Shifted{}
 	h := newHarnessAt(t, sim.CourseSpec{Path: "kpi/history", SoloProjects: 1, StudentsPerTeam: 3, Weeks: 2, CommitsPerStudentWeek: perWeek}, clk.Now)
 	// Small pages: reading the project's history would cost requests
@@ -81,7 +29,7 @@ func oneCommit(t *testing.T, perWeek float64) (*callsByOp, int) {
 		t.Fatal(err)
 	}
 	clk.Skip(6 * time.Minute)
-	calls := &callsByOp{DB: h.worker.Store.DB}
+	calls := testenv.CountCalls(h.worker.Store.DB)
 	h.worker.Store.DB = calls
 	h.sync(runOpts{})
 	h.compare()
@@ -98,12 +46,12 @@ func TestOneCommitCostsTheSameWhateverTheHistory(t *testing.T) {
 	if nBig < 20*nSmall {
 		t.Fatalf("the projects have %d and %d commits: not the sizes the test needs", nSmall, nBig)
 	}
-	t.Logf("one new commit: %d commits, %v; %d commits, %v", nSmall, small.n, nBig, big.n)
+	t.Logf("one new commit: %d commits, %v; %d commits, %v", nSmall, small.Of(), nBig, big.Of())
 	// The other items (merge requests, notes, issues) differ a little
 	// between the two generated projects: one aggregate page at most.
-	if big.reads() > small.reads()+1 || big.writes() != small.writes() {
+	if big.Reads() > small.Reads()+1 || big.Writes() != small.Writes() {
 		t.Errorf("one new commit: %d reads and %d writes on a project of %d commits, %d and %d on one of %d; want the same (reads within one page)",
-			big.reads(), big.writes(), nBig, small.reads(), small.writes(), nSmall)
+			big.Reads(), big.Writes(), nBig, small.Reads(), small.Writes(), nSmall)
 	}
 }
 
