@@ -28,6 +28,7 @@ const (
 	epGroupMRs    = "GET /api/v4/groups/:id/merge_requests"
 	epGroupIssues = "GET /api/v4/groups/:id/issues"
 	epMembers     = "GET /api/v4/projects/:id/members/all"
+	epStaff       = "GET /api/v4/groups/:id/members/all"
 	epCommits     = "GET /api/v4/projects/:id/repository/commits"
 	epBranches    = "GET /api/v4/projects/:id/repository/branches"
 	epPipelines   = "GET /api/v4/projects/:id/pipelines"

@@ -58,10 +58,10 @@ func (st Staff) Level(userID int64) int {
 	return 0
 }
 
-// staffMaxAge is how often the scheduler asks GitLab for the course
+// StaffMaxAge is how often the scheduler asks GitLab for the course
 // group's members: staff change rarely, and a quiet run costs no request
 // for them.
-const staffMaxAge = time.Hour
+const StaffMaxAge = time.Hour
 
 // IdentityMapping is IDMAP#<course id> / IDENTITY#<lowercased e-mail>:
 // commits of that author e-mail count as the member's, in every project
@@ -125,7 +125,7 @@ func (w *Worker) people(ctx context.Context, courseID int64) (People, error) {
 }
 
 // staff lists the course group's members (GET /groups/:id/members/all)
-// at most once per staffMaxAge and stores them. It returns when the
+// at most once per StaffMaxAge and stores them. It returns when the
 // people of the course last changed (staff or identity mappings): every
 // project aggregated before that is aggregated again.
 func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, now time.Time) (time.Time, error) {
@@ -138,7 +138,7 @@ func (s *Scheduler) staff(ctx context.Context, api *gl.Client, courseID int64, n
 	// An item stored before access levels were kept is listed again at
 	// once: without them no teacher could sign in for up to an hour.
 	noLevels := len(prev.UserIDs) > 0 && len(prev.Access) == 0
-	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= staffMaxAge || noLevels {
+	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= StaffMaxAge || noLevels {
 		var err error
 		if changed, err = s.listStaff(ctx, api, courseID, prev, now); err != nil {
 			return time.Time{}, err
