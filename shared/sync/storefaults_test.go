@@ -33,20 +33,26 @@ type flakyWrites struct {
 
 func (f *flakyWrites) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	f.mu.Lock()
-	states, all := 0, 0
+	states, progress, all := 0, 0, 0
 	for _, reqs := range in.RequestItems {
 		for _, r := range reqs {
 			all++
-			if kindOf(r) == "sync_state" {
+			switch kindOf(r) {
+			case "sync_state":
 				states++
+				progress++
+			case "course_version":
+				progress++
 			}
 		}
 	}
-	// The first and third calls of states alone (a batch's last flush)
-	// fail, and two others at random, one in ten: four failures in all,
-	// so that no message fails the five times that dead-letter it.
+	// The first and third calls of progress records alone (a batch's last
+	// flush: the tasks' states, and the course's VERSION that goes with
+	// them, both put with PutAfter) fail, and two others at random, one in
+	// ten: four failures in all, so that no message fails the five times
+	// that dead-letter it.
 	var fail bool
-	if states == all {
+	if states > 0 && progress == all {
 		f.stateCalls++
 		fail = f.stateCalls == 1 || f.stateCalls == 3
 	} else if f.randomFailed < 2 && f.rng.IntN(10) == 0 {
