@@ -19,6 +19,7 @@ type realistic struct {
 	latency   time.Duration
 	perMinute int
 	faults    int // of each: 429, 500, 502
+	gitlabCom bool
 }
 
 // flags registers the -realistic flags.
@@ -26,13 +27,14 @@ func (r *realistic) flags() {
 	flag.BoolVar(&r.on, "realistic", false, "GitLab behind a latency, a rate limit and a few 429 and 5xx answers")
 	flag.DurationVar(&r.latency, "latency", 80*time.Millisecond, "with -realistic: each GitLab request's latency")
 	flag.IntVar(&r.perMinute, "rate-limit", 600, "with -realistic: GitLab's limit in requests a minute (the client runs at the same rate)")
+	flag.BoolVar(&r.gitlabCom, "gitlab-com-headers", false, "with -realistic: RateLimit-* headers on every answer, as GitLab.com (default: on 429 answers only, as a self-managed instance)")
 	flag.IntVar(&r.faults, "faults", 3, "with -realistic: at most how many 429, 500 and 502 answers (each) GitLab gives, at random requests (about 1 in 200)")
 }
 
 // apply configures the simulator.
 func (r realistic) apply(s *sim.Sim) {
 	s.SetRateLimit(r.perMinute)
-	s.SetRateLimitHeadersOnThrottleOnly(true)
+	s.SetRateLimitHeadersOnEveryAnswer(r.gitlabCom)
 	s.InjectFault(sim.Fault{PathPrefix: "/api/v4/", Latency: r.latency})
 	if r.faults > 0 {
 		for _, status := range []int{429, 500, 502} {

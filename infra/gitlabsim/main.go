@@ -1,6 +1,6 @@
 // Command gitlabsim serves the GitLab simulator of package sim.
 //
-//	go run ./infra/gitlabsim -addr 127.0.0.1:0 [-rate-per-minute N] [-demo] [-course PATH [-course-seed N]]
+//	go run ./infra/gitlabsim -addr 127.0.0.1:0 [-rate-per-minute N [-gitlab-com-headers]] [-demo] [-course PATH [-course-seed N]]
 //
 // Once listening it prints one JSON line to stdout: {"url":"http://..."},
 // plus "token" and "token_id" of the demo user's personal access token
@@ -38,12 +38,17 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address; port 0 picks a free port")
 	rate := flag.Int("rate-per-minute", 0, "authenticated API requests per minute and user; 0 turns throttling off")
+	gitlabCom := flag.Bool("gitlab-com-headers", false, "send RateLimit-* headers on every answer, as GitLab.com does (default: on 429 answers only, as a self-managed instance)")
 	demo := flag.Bool("demo", false, "seed user \"demo\" with a personal access token and print it")
 	course := flag.String("course", "", "generate a course group with this full path (\"kpi/demo\") and print its teacher's token")
 	courseSeed := flag.Int64("course-seed", 1, "seed of the generated course")
 	flag.Parse()
 
-	s := sim.New(sim.WithRateLimit(*rate))
+	opts := []sim.Option{sim.WithRateLimit(*rate)}
+	if *gitlabCom {
+		opts = append(opts, sim.WithGitLabComRateLimitHeaders())
+	}
+	s := sim.New(opts...)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

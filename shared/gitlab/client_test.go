@@ -400,9 +400,11 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 	}
 }
 
+// GitLab.com sends RateLimit-* on every answer: the limiter pauses before
+// the 429.
 func TestRateLimitHeadersPauseLimiter(t *testing.T) {
 	simClock := newClock() // 12:00:30: the window resets at 12:01:00
-	s, url := testenv.Sim(t, sim.WithClock(simClock.Now), sim.WithRateLimit(2))
+	s, url := testenv.Sim(t, sim.WithClock(simClock.Now), sim.WithRateLimit(2), sim.WithGitLabComRateLimitHeaders())
 	tok := addToken(t, s, sim.TokenSpec{})
 	clk := newClock()
 	c := newClient(t, gitlab.Options{Provider: static(url, tok.Value, ""), Now: clk.Now, MaxRetries: -1})
@@ -440,6 +442,42 @@ func TestRateLimitHeadersPauseLimiter(t *testing.T) {
 		t.Errorf("PausedUntil after a 429: got %v, want %v", got, want)
 	}
 	wantCount(t, s, routeUser, 3)
+}
+
+// A self-managed GitLab (the simulator's default) sends RateLimit-* only on
+// its 429: nothing pauses the limiter before it, the 429's Retry-After pauses
+// every call after it, and the next window's call goes through.
+func TestThrottleOnlyHeadersPauseLimiter(t *testing.T) {
+	simClock := newClock() // 12:00:30: the window resets at 12:01:00
+	s, url := testenv.Sim(t, sim.WithClock(simClock.Now), sim.WithRateLimit(2))
+	tok := addToken(t, s, sim.TokenSpec{})
+	clk := newClock()
+	c := newClient(t, gitlab.Options{Provider: static(url, tok.Value, ""), Now: clk.Now, MaxRetries: -1})
+	a := api(t, c)
+	ctx := testContext(t)
+
+	for i := 1; i <= 2; i++ {
+		if _, err := currentUser(ctx, a); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if got := c.Limiter().PausedUntil(); !got.IsZero() {
+			t.Errorf("PausedUntil after call %d (no RateLimit headers below the limit): got %v, want zero", i, got)
+		}
+	}
+	_, err := currentUser(ctx, a)
+	if f := gitlab.Classify(err); f == nil || f.Kind != gitlab.FailRateLimited || f.Status != http.StatusTooManyRequests {
+		t.Fatalf("call 3: Classify got %+v, want %s with status 429", f, gitlab.FailRateLimited)
+	}
+	if got, want := c.Limiter().PausedUntil(), clk.Now().Add(30*time.Second); !got.Equal(want) {
+		t.Errorf("PausedUntil after the 429: got %v, want %v (Retry-After 30)", got, want)
+	}
+
+	clk.Add(31 * time.Second)
+	simClock.Add(31 * time.Second)
+	if _, err := currentUser(ctx, a); err != nil {
+		t.Fatalf("call in the next window: %v", err)
+	}
+	wantCount(t, s, routeUser, 4)
 }
 
 func TestLimiterRate(t *testing.T) {

@@ -328,7 +328,7 @@ func TestListOwnTokens(t *testing.T) {
 }
 
 func TestRequestCountsAndReset(t *testing.T) {
-	e := newEnv(t, sim.WithRateLimit(7))
+	e := newEnv(t, sim.WithRateLimit(7), sim.WithGitLabComRateLimitHeaders())
 	tok := e.token(t, sim.TokenSpec{Scopes: []string{"api"}})
 	e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
 	e.get(t, "/api/v4/user")

@@ -369,6 +369,10 @@ func (s *Sim) ctlRevokeToken(w http.ResponseWriter, r *http.Request) {
 
 type rateLimitRequest struct {
 	PerMinute *int `json:"per_minute"`
+	// Headers is "throttled" (self-managed, the default: RateLimit-* on
+	// 429 answers only) or "every" (GitLab.com: on every answer); absent
+	// keeps the current choice.
+	Headers string `json:"headers,omitempty"`
 }
 
 func (s *Sim) ctlRateLimit(w http.ResponseWriter, r *http.Request) {
@@ -379,6 +383,14 @@ func (s *Sim) ctlRateLimit(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.PerMinute == nil || *req.PerMinute < 0 {
 		writeJSON(w, http.StatusBadRequest, messageBody{"per_minute: want an integer >= 0 (0 turns throttling off)"})
+		return
+	}
+	switch req.Headers {
+	case "":
+	case "throttled", "every":
+		s.SetRateLimitHeadersOnEveryAnswer(req.Headers == "every")
+	default:
+		writeJSON(w, http.StatusBadRequest, messageBody{fmt.Sprintf("headers: got %q, want \"throttled\" (self-managed) or \"every\" (GitLab.com)", req.Headers)})
 		return
 	}
 	s.SetRateLimit(*req.PerMinute)

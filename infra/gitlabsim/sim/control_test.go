@@ -106,8 +106,12 @@ func TestControlAPI(t *testing.T) {
 	}
 
 	e.call(t, "PUT", "/-/sim/ratelimit", `{"per_minute":5}`, 200, nil)
+	if resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", bot.Token); resp.Header.Get("RateLimit-Limit") != "" {
+		t.Errorf("RateLimit-Limit as a self-managed GitLab (the default): got %q, want none below the limit", resp.Header.Get("RateLimit-Limit"))
+	}
+	e.call(t, "PUT", "/-/sim/ratelimit", `{"per_minute":5,"headers":"every"}`, 200, nil)
 	if resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", bot.Token); resp.Header.Get("RateLimit-Limit") != "5" {
-		t.Errorf("RateLimit-Limit: got %q, want 5", resp.Header.Get("RateLimit-Limit"))
+		t.Errorf("RateLimit-Limit as GitLab.com: got %q, want 5", resp.Header.Get("RateLimit-Limit"))
 	}
 
 	e.call(t, "POST", "/-/sim/faults", `{"path_prefix":"/api/v4/version","status":503,"count":5}`, 201, nil)
@@ -146,6 +150,7 @@ func TestControlBadRequests(t *testing.T) {
 		{"POST", "/-/sim/tokens/abc/revoke", ``, "token id"},
 		{"PUT", "/-/sim/ratelimit", `{"per_minute":-1}`, "per_minute"},
 		{"PUT", "/-/sim/ratelimit", `{}`, "per_minute"},
+		{"PUT", "/-/sim/ratelimit", `{"per_minute":5,"headers":"some"}`, "headers"},
 		{"POST", "/-/sim/faults", `{"status":999}`, "status"},
 		{"POST", "/-/sim/faults", `{"fraction":2}`, "fraction"},
 		{"POST", "/-/sim/faults", `{"status":500}{}`, "more than one value"},

@@ -20,21 +20,22 @@ type rateVerdict struct {
 	name            string
 	limit, observed int
 	reset, now      time.Time
-	// quiet leaves the headers off answers that are not throttled.
-	quiet bool
+	// every sets the headers on answers that are not throttled too.
+	every bool
 }
 
-// SetRateLimitHeadersOnThrottleOnly makes the simulator answer as a
-// self-managed GitLab does: the RateLimit-* headers only on a throttled
-// (429) answer, none while the budget lasts. GitLab.com (the default here)
-// sends them on every answer. Where this was checked: GitLab's
-// lib/gitlab/rack_attack.rb (throttled_responder sets the headers;
-// the all-response headers of GitLab MR 209485 sit behind a feature flag
-// and a .com setting), and /work/shared/gitlab-facts.md, "Rate limits".
-func (s *Sim) SetRateLimitHeadersOnThrottleOnly(on bool) {
+// SetRateLimitHeadersOnEveryAnswer chooses which GitLab the simulator's
+// RateLimit-* headers imitate. false, the default, is a self-managed
+// instance: the headers only on a throttled (429) answer, none while the
+// budget lasts. true is GitLab.com, which sends them on every answer. Where
+// this was checked: GitLab's lib/gitlab/rack_attack.rb (throttled_responder
+// sets the headers; the all-response headers of GitLab MR 209485 sit behind
+// a feature flag and a .com setting), and /work/shared/gitlab-facts.md,
+// "Rate limits".
+func (s *Sim) SetRateLimitHeadersOnEveryAnswer(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rateQuiet = on
+	s.rateEveryAnswer = on
 }
 
 // throttleLocked counts a request against the window of key and returns the
@@ -56,13 +57,13 @@ func (s *Sim) throttleLocked(r *http.Request, t *tokenRecord, now time.Time) rat
 		s.windows[key] = w
 	}
 	w.count++
-	return rateVerdict{name: name, limit: s.ratePerMin, observed: w.count, reset: start.Add(time.Minute), now: now, quiet: s.rateQuiet}
+	return rateVerdict{name: name, limit: s.ratePerMin, observed: w.count, reset: start.Add(time.Minute), now: now, every: s.rateEveryAnswer}
 }
 
 // write sets the RateLimit headers and, when the budget is spent, answers
 // 429 the way GitLab does. It reports whether the request may go on.
 func (v rateVerdict) write(w http.ResponseWriter) bool {
-	if v.limit == 0 || v.quiet && v.observed <= v.limit {
+	if v.limit == 0 || !v.every && v.observed <= v.limit {
 		return true
 	}
 	h := w.Header()

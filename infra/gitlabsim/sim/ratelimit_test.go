@@ -11,8 +11,9 @@ import (
 
 var rateLimitHeaders = []string{"RateLimit-Name", "RateLimit-Limit", "RateLimit-Observed", "RateLimit-Remaining", "RateLimit-Reset"}
 
+// GitLab.com sends the RateLimit headers on every answer.
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, sim.WithRateLimit(3))
+	e := newEnv(t, sim.WithRateLimit(3), sim.WithGitLabComRateLimitHeaders())
 	tok := e.token(t, sim.TokenSpec{Scopes: []string{"read_api"}})
 	start := day0.Add(30 * time.Second)
 	windowEnd := day0.Add(time.Minute)
@@ -91,30 +92,44 @@ func TestRateLimitOff(t *testing.T) {
 	}
 }
 
-// A self-managed GitLab sends the RateLimit headers only when it throttles.
+// A self-managed GitLab, the simulator's default, sends the RateLimit
+// headers only when it throttles; the GitLab.com choice can be undone.
 func TestRateLimitHeadersOnThrottleOnly(t *testing.T) {
-	e := newEnv(t, sim.WithRateLimit(2))
-	e.sim.SetRateLimitHeadersOnThrottleOnly(true)
-	tok := e.token(t, sim.TokenSpec{Scopes: []string{"read_api"}})
-	e.clock.Set(day0.Add(30 * time.Second))
-	for i := 1; i <= 2; i++ {
-		resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
-		if resp.StatusCode != 200 {
-			t.Fatalf("call %d: got %d, want 200", i, resp.StatusCode)
-		}
-		for _, h := range rateLimitHeaders {
-			if got := resp.Header.Get(h); got != "" {
-				t.Errorf("call %d %s: got %q, want none", i, h, got)
+	for _, tt := range []struct {
+		name string
+		opts []sim.Option
+		undo bool
+	}{
+		{"default", nil, false},
+		{"GitLab.com undone", []sim.Option{sim.WithGitLabComRateLimitHeaders()}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, append(tt.opts, sim.WithRateLimit(2))...)
+			if tt.undo {
+				e.sim.SetRateLimitHeadersOnEveryAnswer(false)
 			}
-		}
-	}
-	resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
-	if resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("call 3: got %d, want 429", resp.StatusCode)
-	}
-	for k, v := range map[string]string{"RateLimit-Limit": "2", "RateLimit-Observed": "3", "Retry-After": "30"} {
-		if got := resp.Header.Get(k); got != v {
-			t.Errorf("call 3 %s: got %q, want %q", k, got, v)
-		}
+			tok := e.token(t, sim.TokenSpec{Scopes: []string{"read_api"}})
+			e.clock.Set(day0.Add(30 * time.Second))
+			for i := 1; i <= 2; i++ {
+				resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
+				if resp.StatusCode != 200 {
+					t.Fatalf("call %d: got %d, want 200", i, resp.StatusCode)
+				}
+				for _, h := range rateLimitHeaders {
+					if got := resp.Header.Get(h); got != "" {
+						t.Errorf("call %d %s: got %q, want none", i, h, got)
+					}
+				}
+			}
+			resp, _ := e.get(t, "/api/v4/user", "PRIVATE-TOKEN", tok.Value)
+			if resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("call 3: got %d, want 429", resp.StatusCode)
+			}
+			for k, v := range map[string]string{"RateLimit-Limit": "2", "RateLimit-Observed": "3", "Retry-After": "30"} {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("call 3 %s: got %q, want %q", k, got, v)
+				}
+			}
+		})
 	}
 }

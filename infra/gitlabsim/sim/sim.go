@@ -228,6 +228,14 @@ func WithRateLimit(perMinute int) Option {
 	return func(s *Sim) { s.initialRate = perMinute }
 }
 
+// WithGitLabComRateLimitHeaders makes the simulator send the RateLimit
+// headers on every answer, as GitLab.com does; by default it answers as a
+// self-managed instance, with the headers on 429 answers only
+// (SetRateLimitHeadersOnEveryAnswer says where this was checked).
+func WithGitLabComRateLimitHeaders() Option {
+	return func(s *Sim) { s.rateEveryAnswer = true }
+}
+
 // Sim is a simulated GitLab instance. Its methods are safe for concurrent use.
 type Sim struct {
 	now         func() time.Time
@@ -250,8 +258,9 @@ type Sim struct {
 	faults      []Fault
 	counts      map[string]int
 
-	// rateQuiet: RateLimit headers on throttled answers only (ratelimit.go).
-	rateQuiet bool
+	// rateEveryAnswer: RateLimit headers on every answer, as GitLab.com
+	// sends them; false (self-managed) sends them on 429 only (ratelimit.go).
+	rateEveryAnswer bool
 
 	// Course data (course.go): each project's repository, merge requests,
 	// issues and pipelines, each group's creation time, the instance-wide
