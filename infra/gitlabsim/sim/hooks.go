@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -61,6 +62,11 @@ type ProjectHook struct {
 	JobEvents           bool
 	EnableSSL           bool
 	CreatedAt           time.Time
+	// RecentFailures and DisabledUntil are GitLab's auto-disabling state
+	// (hookdisable.go): failed deliveries in a row, and the end of a
+	// temporary disablement.
+	RecentFailures int
+	DisabledUntil  time.Time
 	// instance is the URL the hook was created through (X-Gitlab-Instance).
 	instance string
 }
@@ -194,30 +200,33 @@ func (s *Sim) hooksNow() *hookState {
 	return s.hooks
 }
 
-// emitLocked queues event to every hook of the project that takes it;
-// payload builds the body (under s.mu, only when a hook wants it).
-// Delivery is asynchronous, as GitLab's WebHookWorker.
+// emitLocked queues event to every hook of the project that takes it and
+// is executable (a disabled hook's events are lost); payload builds the
+// body (under s.mu, only when a hook wants it). Delivery is asynchronous,
+// as GitLab's WebHookWorker.
 func (s *Sim) emitLocked(projectID int, event string, payload func() map[string]any) {
 	if s.hooks == nil || len(s.hooks.hooks) == 0 {
 		return
 	}
 	var targets []*ProjectHook
+	now := s.now()
 	for _, h := range s.projectHooksLocked(projectID) {
-		if h.wants(event) {
+		if h.wants(event) && s.hookStatusLocked(h, now) == HookExecutable {
 			targets = append(targets, h)
 		}
 	}
 	if len(targets) == 0 {
 		return
 	}
-	body, err := json.Marshal(payload())
-	if err != nil {
-		return
-	}
-	eventUUID, queued := uuid(), s.now()
+	ev := payload()
 	hs := s.hooks
+	eventUUID := uuid()
 	for _, h := range targets {
-		d := delivery{hook: *h, event: event, eventUUID: eventUUID, body: body, queued: queued}
+		d, refused := s.newDeliveryLocked(h, event, ev)
+		if refused != nil {
+			return
+		}
+		d.eventUUID = eventUUID
 		hs.mu.Lock()
 		if hs.drop > 0 {
 			hs.drop--
@@ -225,11 +234,21 @@ func (s *Sim) emitLocked(projectID int, event string, payload func() map[string]
 		}
 		hs.mu.Unlock()
 		hs.inflight.Add(1)
-		go hs.deliver(d)
+		go s.deliver(d)
 	}
 }
 
+// newDeliveryLocked is one delivery of event to h, queued now.
+func (s *Sim) newDeliveryLocked(h *ProjectHook, event string, ev map[string]any) (delivery, *apiError) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return delivery{}, &apiError{status: http.StatusInternalServerError, body: messageBody{"500 Internal Server Error"}}
+	}
+	return delivery{state: s.hooks, hook: *h, event: event, eventUUID: uuid(), body: body, queued: s.now()}, nil
+}
+
 type delivery struct {
+	state     *hookState // the hooks it belongs to (a Reset makes new ones)
 	hook      ProjectHook
 	event     string
 	eventUUID string
@@ -238,8 +257,10 @@ type delivery struct {
 	dropped   bool // DropHooks chose it when it was queued
 }
 
-// deliver POSTs one delivery, or drops it when DropHooks asked for that.
-func (hs *hookState) deliver(d delivery) {
+// deliver POSTs one delivery, or drops it when DropHooks asked for that,
+// and records its outcome on the hook (auto-disabling).
+func (s *Sim) deliver(d delivery) {
+	hs := d.state
 	defer hs.inflight.Done()
 	rec := HookDelivery{HookID: d.hook.ID, ProjectID: d.hook.ProjectID, Event: d.event, EventUUID: d.eventUUID, Queued: d.queued}
 	if d.dropped {
@@ -250,34 +271,47 @@ func (hs *hookState) deliver(d delivery) {
 		return
 	}
 	hs.senders <- struct{}{}
-	defer func() { <-hs.senders }()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))
-	if err == nil {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "GitLab/"+gitlabVersion)
-		req.Header.Set("X-Gitlab-Event", d.event)
-		req.Header.Set("X-Gitlab-Instance", d.hook.instance)
-		req.Header.Set("X-Gitlab-Webhook-UUID", uuid())
-		req.Header.Set("X-Gitlab-Event-UUID", d.eventUUID)
-		req.Header.Set("Idempotency-Key", uuid())
-		if d.hook.Token != "" {
-			req.Header.Set("X-Gitlab-Token", d.hook.Token)
-		}
-		var resp *http.Response
-		if resp, err = hs.client.Do(req); err == nil {
-			rec.Status = resp.StatusCode
-			resp.Body.Close()
-		}
-	}
+	status, _, err := hs.send(d)
+	<-hs.senders
+	rec.Status = status
 	if err != nil {
 		rec.Err = err.Error()
 	}
 	rec.Sent = time.Now()
+	s.mu.Lock()
+	s.hookAnsweredLocked(hs, d.hook.ID, deliveryOK(status, err))
+	s.mu.Unlock()
 	hs.mu.Lock()
 	hs.deliveries = append(hs.deliveries, rec)
 	hs.mu.Unlock()
+}
+
+// send POSTs d with GitLab's headers and returns the receiver's status and
+// the start of its body.
+func (hs *hookState) send(d delivery) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitLab/"+gitlabVersion)
+	req.Header.Set("X-Gitlab-Event", d.event)
+	req.Header.Set("X-Gitlab-Instance", d.hook.instance)
+	req.Header.Set("X-Gitlab-Webhook-UUID", uuid())
+	req.Header.Set("X-Gitlab-Event-UUID", d.eventUUID)
+	req.Header.Set("Idempotency-Key", uuid())
+	if d.hook.Token != "" {
+		req.Header.Set("X-Gitlab-Token", d.hook.Token)
+	}
+	resp, err := hs.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return resp.StatusCode, string(body), nil
 }
 
 // uuid is a random version 4 UUID.
@@ -324,15 +358,20 @@ func (s *Sim) hookPushLocked(p *Project, branch, before string, c *Commit) {
 			"object_kind": "push", "event_name": "push", "before": cmp.Or(before, strings.Repeat("0", 40)), "after": c.SHA,
 			"ref": "refs/heads/" + branch, "ref_protected": branch == defaultBranch, "checkout_sha": c.SHA,
 			"project_id": p.ID, "project": s.hookProjectLocked(p), "total_commits_count": 1,
-			"commits": []map[string]any{{"id": c.SHA, "message": c.Message, "title": c.Title,
-				"timestamp": c.CommittedDate.Format(hookCommitTimeFormat), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
-				"added": []string{}, "modified": []string{}, "removed": []string{}}},
+			"commits": []map[string]any{s.hookCommitLocked(c)},
 		}
 		if u != nil {
 			ev["user_id"], ev["user_name"], ev["user_username"] = u.ID, u.Name, u.Username
 		}
 		return ev
 	})
+}
+
+// hookCommitLocked is a commit as push payloads list it.
+func (s *Sim) hookCommitLocked(c *Commit) map[string]any {
+	return map[string]any{"id": c.SHA, "message": c.Message, "title": c.Title,
+		"timestamp": c.CommittedDate.Format(hookCommitTimeFormat), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
+		"added": []string{}, "modified": []string{}, "removed": []string{}}
 }
 
 // hookMRLocked sends a merge request event with action (open, update,

@@ -22,6 +22,7 @@ func (s *Sim) hookRoutes(m *http.ServeMux) {
 	m.Handle("POST /api/v4/projects/{id}/hooks", s.api(writeAPI, s.hookOp(http.StatusCreated, false, s.addHook)))
 	m.Handle("PUT /api/v4/projects/{id}/hooks/{hook_id}", s.api(writeAPI, s.hookOp(http.StatusOK, true, s.editHook)))
 	m.Handle("DELETE /api/v4/projects/{id}/hooks/{hook_id}", s.api(writeAPI, s.hookOp(http.StatusNoContent, true, s.deleteHook)))
+	m.Handle("POST /api/v4/projects/{id}/hooks/{hook_id}/test/{trigger}", s.api(writeAPI, s.testHook))
 }
 
 // hookReq is one hooks request: the project, and the hook its path names.
@@ -84,19 +85,19 @@ func (s *Sim) listHooks(hr *hookReq) (any, *apiError) {
 	}
 	out := []hookJSON{}
 	for _, h := range hooks[lo:hi] {
-		out = append(out, newHookJSON(h))
+		out = append(out, hr.hookJSON(h))
 	}
 	return out, nil
 }
 
-func (s *Sim) getHook(hr *hookReq) (any, *apiError) { return newHookJSON(hr.hook), nil }
+func (s *Sim) getHook(hr *hookReq) (any, *apiError) { return hr.hookJSON(hr.hook), nil }
 
 func (s *Sim) addHook(hr *hookReq) (any, *apiError) {
 	h := ProjectHook{ProjectID: hr.p.ID, PushEvents: true, EnableSSL: true}
 	if refused := hr.applyHookParams(&h, true); refused != nil {
 		return nil, refused
 	}
-	return newHookJSON(s.addHookLocked(h, hr.base)), nil
+	return hr.hookJSON(s.addHookLocked(h, hr.base)), nil
 }
 
 func (s *Sim) editHook(hr *hookReq) (any, *apiError) {
@@ -105,7 +106,7 @@ func (s *Sim) editHook(hr *hookReq) (any, *apiError) {
 		return nil, refused
 	}
 	*hr.hook = h
-	return newHookJSON(hr.hook), nil
+	return hr.hookJSON(hr.hook), nil
 }
 
 func (s *Sim) deleteHook(hr *hookReq) (any, *apiError) {
@@ -180,12 +181,18 @@ type hookJSON struct {
 	CustomWebhookTemplate     string   `json:"custom_webhook_template"`
 }
 
-func newHookJSON(h *ProjectHook) hookJSON {
+// hookJSON is h as the API shows it now, its alert status included.
+func (hr *hookReq) hookJSON(h *ProjectHook) hookJSON {
+	var until *string
+	if !h.DisabledUntil.IsZero() {
+		until = new(fmtTime(h.DisabledUntil))
+	}
 	return hookJSON{
+		AlertStatus: hr.s.hookStatusLocked(h, hr.now), DisabledUntil: until,
 		ID: h.ID, URL: h.URL, Name: h.Name, Description: h.Description, ProjectID: h.ProjectID,
 		PushEvents: h.PushEvents, IssuesEvents: h.IssuesEvents, ConfidentialIssuesEvents: h.ConfidentialIssues,
 		MergeRequestsEvents: h.MergeRequestsEvents, TagPushEvents: h.TagPushEvents, NoteEvents: h.NoteEvents,
 		ConfidentialNoteEvents: h.ConfidentialNotes, JobEvents: h.JobEvents, PipelineEvents: h.PipelineEvents,
-		EnableSSLVerification: h.EnableSSL, AlertStatus: "executable", URLVariables: []string{}, CreatedAt: fmtTime(h.CreatedAt),
+		EnableSSLVerification: h.EnableSSL, URLVariables: []string{}, CreatedAt: fmtTime(h.CreatedAt),
 	}
 }

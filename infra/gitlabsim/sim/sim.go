@@ -262,6 +262,10 @@ type Sim struct {
 	// sends them; false (self-managed) sends them on 429 only (ratelimit.go).
 	rateEveryAnswer bool
 
+	// hookAutoDisable: GitLab's auto-disabling of failing project hooks
+	// (hookdisable.go), off as on a self-managed instance by default.
+	hookAutoDisable bool
+
 	// Course data (course.go): each project's repository, merge requests,
 	// issues and pipelines, each group's creation time, the instance-wide
 	// IDs handed out next, and the courses GenerateCourse made.
