@@ -23,7 +23,6 @@
 package sim
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,9 +84,10 @@ func (s *Sim) hookAnsweredLocked(hs *hookState, id int, ok bool) {
 		return
 	}
 	if h.RecentFailures+1 > hookTempThreshold {
+		// 1 minute × 2^n passes a day from n = 11 (GitLab's MAX_BACKOFF_COUNT).
 		backoff := hookMaxBackoff
-		if n := h.RecentFailures - hookTempThreshold; n < 32 {
-			backoff = min(max(time.Duration(float64(hookInitialBackoff)*math.Pow(2, float64(n))), hookInitialBackoff), hookMaxBackoff)
+		if n := h.RecentFailures - hookTempThreshold; n < 11 {
+			backoff = min(hookInitialBackoff<<max(n, 0), hookMaxBackoff)
 		}
 		h.DisabledUntil = now.Add(backoff)
 	}
