@@ -99,22 +99,12 @@ func deliveryOK(status int, err error) bool { return err == nil && status >= 200
 
 // testHook answers POST /projects/:id/hooks/:hook_id/test/:trigger.
 func (s *Sim) testHook(w http.ResponseWriter, r *http.Request, c caller) {
-	q, refused := readParams(r)
-	if refused != nil {
-		refused.write(w)
-		return
-	}
 	var d delivery
-	s.mu.Lock()
-	u, _, refused := s.liveLocked(c)
-	if refused == nil {
-		_, refused = s.hookLocked(&readReq{s: s, w: w, r: r, q: q, u: u, now: s.now(), base: baseURL(r)}, true, func(hr *hookReq) (any, *apiError) {
-			var refused *apiError
-			d, refused = s.testDeliveryLocked(hr, r.PathValue("trigger"))
-			return nil, refused
-		})
-	}
-	s.mu.Unlock()
+	_, refused := s.hookCall(w, r, c, true, func(hr *hookReq) (any, *apiError) {
+		var refused *apiError
+		d, refused = s.testDeliveryLocked(hr, r.PathValue("trigger"))
+		return nil, refused
+	})
 	if refused != nil {
 		refused.write(w)
 		return

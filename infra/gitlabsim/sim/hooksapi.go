@@ -37,18 +37,7 @@ type hookReq struct {
 // body is written with status (none for 204).
 func (s *Sim) hookOp(status int, withHook bool, op func(*hookReq) (any, *apiError)) func(http.ResponseWriter, *http.Request, caller) {
 	return func(w http.ResponseWriter, r *http.Request, c caller) {
-		q, refused := readParams(r)
-		if refused != nil {
-			refused.write(w)
-			return
-		}
-		var body any
-		s.mu.Lock()
-		u, _, refused := s.liveLocked(c)
-		if refused == nil {
-			body, refused = s.hookLocked(&readReq{s: s, w: w, r: r, q: q, u: u, now: s.now(), base: baseURL(r)}, withHook, op)
-		}
-		s.mu.Unlock()
+		body, refused := s.hookCall(w, r, c, withHook, op)
 		switch {
 		case refused != nil:
 			refused.write(w)
@@ -58,6 +47,22 @@ func (s *Sim) hookOp(status int, withHook bool, op func(*hookReq) (any, *apiErro
 			writeJSON(w, status, body)
 		}
 	}
+}
+
+// hookCall reads the parameters, checks the live caller and runs op on the
+// project (and the hook, withHook) under s.mu.
+func (s *Sim) hookCall(w http.ResponseWriter, r *http.Request, c caller, withHook bool, op func(*hookReq) (any, *apiError)) (any, *apiError) {
+	q, refused := readParams(r)
+	if refused != nil {
+		return nil, refused
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, _, refused := s.liveLocked(c)
+	if refused != nil {
+		return nil, refused
+	}
+	return s.hookLocked(&readReq{s: s, w: w, r: r, q: q, u: u, now: s.now(), base: baseURL(r)}, withHook, op)
 }
 
 func (s *Sim) hookLocked(rq *readReq, withHook bool, op func(*hookReq) (any, *apiError)) (any, *apiError) {
