@@ -25,7 +25,6 @@ package sim
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -87,7 +86,7 @@ func (s *Sim) hookAnsweredLocked(hs *hookState, id int, ok bool) {
 		// 1 minute × 2^n passes a day from n = 11 (GitLab's MAX_BACKOFF_COUNT).
 		backoff := hookMaxBackoff
 		if n := h.RecentFailures - hookTempThreshold; n < 11 {
-			backoff = min(hookInitialBackoff<<max(n, 0), hookMaxBackoff)
+			backoff = min(hookInitialBackoff<<n, hookMaxBackoff)
 		}
 		h.DisabledUntil = now.Add(backoff)
 	}
@@ -133,37 +132,19 @@ func (s *Sim) testDeliveryLocked(hr *hookReq, trigger string) (delivery, *apiErr
 		// sample of push events only.
 		return delivery{}, &apiError{status: http.StatusBadRequest, body: messageBody{"trigger does not have a valid value"}}
 	}
-	key := "hooktest:" + strconv.Itoa(hr.p.ID) + ":" + strconv.Itoa(hr.u.ID)
-	start := hr.now.Truncate(time.Minute)
-	win := s.windows[key]
-	if win == nil || !win.start.Equal(start) {
-		win = &window{start: start}
-		s.windows[key] = win
-	}
-	if win.count++; win.count > hookTestsPerMinute {
+	if s.countLocked("hooktest:"+strconv.Itoa(hr.p.ID)+":"+strconv.Itoa(hr.u.ID), hr.now) > hookTestsPerMinute {
 		return delivery{}, &apiError{status: http.StatusTooManyRequests, body: messageBody{"This endpoint has been requested too many times. Try again later."}}
 	}
-	d := s.data[hr.p.ID]
 	var head *Commit
-	if d != nil {
+	before := ""
+	if d := s.data[hr.p.ID]; d != nil {
 		if br := d.branches[defaultBranch]; br != nil {
 			head = d.bySHA[br.head]
 		}
 	}
-	before := strings.Repeat("0", 40)
-	var commits []map[string]any
-	after := before
-	if head != nil {
-		after, commits = head.SHA, []map[string]any{s.hookCommitLocked(head)}
-		if len(head.ParentIDs) > 0 {
-			before = head.ParentIDs[0]
-		}
+	if head != nil && len(head.ParentIDs) > 0 {
+		before = head.ParentIDs[0]
 	}
-	ev := map[string]any{
-		"object_kind": "push", "event_name": "push", "before": before, "after": after,
-		"ref": "refs/heads/" + defaultBranch, "ref_protected": true, "checkout_sha": after,
-		"user_id": hr.u.ID, "user_name": hr.u.Name, "user_username": hr.u.Username,
-		"project_id": hr.p.ID, "project": s.hookProjectLocked(hr.p), "total_commits_count": len(commits), "commits": commits,
-	}
+	ev := s.pushEventLocked(hr.p, defaultBranch, before, head, hr.u.ID)
 	return s.newDeliveryLocked(hr.hook, HookPush, ev)
 }

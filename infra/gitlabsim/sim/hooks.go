@@ -352,26 +352,29 @@ func hookUTC(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UT
 // hookPushLocked sends the push event of commit c on branch (before is
 // the branch head before it).
 func (s *Sim) hookPushLocked(p *Project, branch, before string, c *Commit) {
-	s.emitLocked(p.ID, HookPush, func() map[string]any {
-		u := s.users[c.AuthorID]
-		ev := map[string]any{
-			"object_kind": "push", "event_name": "push", "before": cmp.Or(before, strings.Repeat("0", 40)), "after": c.SHA,
-			"ref": "refs/heads/" + branch, "ref_protected": branch == defaultBranch, "checkout_sha": c.SHA,
-			"project_id": p.ID, "project": s.hookProjectLocked(p), "total_commits_count": 1,
-			"commits": []map[string]any{s.hookCommitLocked(c)},
-		}
-		if u != nil {
-			ev["user_id"], ev["user_name"], ev["user_username"] = u.ID, u.Name, u.Username
-		}
-		return ev
-	})
+	s.emitLocked(p.ID, HookPush, func() map[string]any { return s.pushEventLocked(p, branch, before, c, c.AuthorID) })
 }
 
-// hookCommitLocked is a commit as push payloads list it.
-func (s *Sim) hookCommitLocked(c *Commit) map[string]any {
-	return map[string]any{"id": c.SHA, "message": c.Message, "title": c.Title,
-		"timestamp": c.CommittedDate.Format(hookCommitTimeFormat), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
-		"added": []string{}, "modified": []string{}, "removed": []string{}}
+// pushEventLocked is the push payload of commit c (none: an empty
+// repository) on branch, pushed by user by; before "" is a new branch.
+func (s *Sim) pushEventLocked(p *Project, branch, before string, c *Commit, by int) map[string]any {
+	zero := strings.Repeat("0", 40)
+	after, commits := zero, []map[string]any{}
+	if c != nil {
+		after = c.SHA
+		commits = append(commits, map[string]any{"id": c.SHA, "message": c.Message, "title": c.Title,
+			"timestamp": c.CommittedDate.Format(hookCommitTimeFormat), "author": map[string]any{"name": c.AuthorName, "email": c.AuthorEmail},
+			"added": []string{}, "modified": []string{}, "removed": []string{}})
+	}
+	ev := map[string]any{
+		"object_kind": "push", "event_name": "push", "before": cmp.Or(before, zero), "after": after,
+		"ref": "refs/heads/" + branch, "ref_protected": branch == defaultBranch, "checkout_sha": after,
+		"project_id": p.ID, "project": s.hookProjectLocked(p), "total_commits_count": len(commits), "commits": commits,
+	}
+	if u := s.users[by]; u != nil {
+		ev["user_id"], ev["user_name"], ev["user_username"] = u.ID, u.Name, u.Username
+	}
+	return ev
 }
 
 // hookMRLocked sends a merge request event with action (open, update,

@@ -50,6 +50,13 @@ func (s *Sim) throttleLocked(r *http.Request, t *tokenRecord, now time.Time) rat
 	if usable(t, now) {
 		name, key = "throttle_authenticated_api", "user:"+strconv.Itoa(t.UserID)
 	}
+	observed := s.countLocked(key, now)
+	return rateVerdict{name: name, limit: s.ratePerMin, observed: observed, reset: now.Truncate(time.Minute).Add(time.Minute), now: now, every: s.rateEveryAnswer}
+}
+
+// countLocked counts a request in key's window of the minute of now and
+// returns the window's count. The caller holds s.mu.
+func (s *Sim) countLocked(key string, now time.Time) int {
 	start := now.Truncate(time.Minute)
 	w := s.windows[key]
 	if w == nil || !w.start.Equal(start) {
@@ -57,7 +64,7 @@ func (s *Sim) throttleLocked(r *http.Request, t *tokenRecord, now time.Time) rat
 		s.windows[key] = w
 	}
 	w.count++
-	return rateVerdict{name: name, limit: s.ratePerMin, observed: w.count, reset: start.Add(time.Minute), now: now, every: s.rateEveryAnswer}
+	return w.count
 }
 
 // write sets the RateLimit headers and, when the budget is spent, answers
